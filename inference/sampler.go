@@ -1,0 +1,255 @@
+package inference
+
+import (
+	"math"
+	"math/rand/v2"
+	"sort"
+)
+
+// TokenLogprob is the log-probability of one token, with the most likely alternatives at that
+// step when they were asked for.
+type TokenLogprob struct {
+	// ID is the token id.
+	ID int
+	// Logprob is the natural log of its probability under the model's raw distribution (the
+	// log-softmax of the logits before penalties, bias, temperature or filters), as vLLM reports.
+	Logprob float32
+	// Top holds the most likely tokens at this step, most likely first (ties: lowest id first).
+	Top []TokenLogprob `json:",omitempty"`
+}
+
+// sampler picks tokens for one request. It owns the request's random source and its token
+// history, so its choices depend on nothing but the request and the logits of its own row.
+type sampler struct {
+	p      Sampling
+	rng    *rand.Rand
+	seen   map[int]bool // prompt and output tokens, for the repetition penalty
+	counts map[int]int  // output tokens, for the presence and frequency penalties
+
+	work []float64 // processed logits
+	idx  []int     // candidate ids, sorted by work descending
+}
+
+// newSampler returns a sampler for p; seed is used when p.Seed is nil.
+func newSampler(p Sampling, prompt []int, seed uint64) *sampler {
+	if p.Seed != nil {
+		seed = uint64(*p.Seed)
+	}
+	s := &sampler{
+		p:      p,
+		rng:    rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
+		seen:   map[int]bool{},
+		counts: map[int]int{},
+	}
+	for _, id := range prompt {
+		s.seen[id] = true
+	}
+	return s
+}
+
+// accept records a generated token in the history that the penalties read.
+func (s *sampler) accept(id int) {
+	s.seen[id] = true
+	s.counts[id]++
+}
+
+// next picks the next token from one row of logits. banned ids (the ending tokens before
+// MinTokens is reached) are never picked unless nothing else is left. logprobs >= 0 asks for the
+// chosen token's log-probability with that many alternatives; -1 skips the work.
+func (s *sampler) next(logits []float32, banned []int, logprobs int) (int, *TokenLogprob) {
+	w := s.process(logits, banned)
+	tok := -1
+	if s.p.greedy() {
+		bv := math.Inf(-1)
+		for i, v := range w {
+			if v > bv {
+				tok, bv = i, v
+			}
+		}
+	} else if ids, probs := s.filter(w); len(ids) > 0 {
+		tok = s.draw(ids, probs)
+	}
+	if tok < 0 { // every token banned: fall back to the raw argmax
+		tok = argmax32(logits)
+	}
+	var lp *TokenLogprob
+	if logprobs >= 0 {
+		lp = rawLogprobs(logits, tok, logprobs)
+	}
+	return tok, lp
+}
+
+// process applies the penalties, the logit bias and the bans; it returns the sampler's scratch
+// buffer, valid until the next call.
+func (s *sampler) process(logits []float32, banned []int) []float64 {
+	n := len(logits)
+	if cap(s.work) < n {
+		s.work = make([]float64, n)
+	}
+	w := s.work[:n]
+	for i, v := range logits {
+		w[i] = float64(v)
+	}
+	if rp := float64(s.p.RepetitionPenalty); rp > 0 && rp != 1 {
+		for id := range s.seen {
+			if id >= 0 && id < n {
+				if w[id] > 0 {
+					w[id] /= rp
+				} else {
+					w[id] *= rp
+				}
+			}
+		}
+	}
+	if s.p.PresencePenalty != 0 || s.p.FrequencyPenalty != 0 {
+		for id, c := range s.counts {
+			if id >= 0 && id < n {
+				w[id] -= float64(s.p.FrequencyPenalty)*float64(c) + float64(s.p.PresencePenalty)
+			}
+		}
+	}
+	for id, b := range s.p.LogitBias {
+		if id >= 0 && id < n {
+			if b <= -100 {
+				w[id] = math.Inf(-1)
+			} else {
+				w[id] += float64(b)
+			}
+		}
+	}
+	for _, id := range banned {
+		if id >= 0 && id < n {
+			w[id] = math.Inf(-1)
+		}
+	}
+	return w
+}
+
+// filter turns processed logits into the distribution to draw from: temperature, then top-k,
+// top-p and min-p. It returns candidate ids, most likely first (lowest id first among ties), and
+// their probabilities, which sum to 1.
+func (s *sampler) filter(w []float64) ([]int, []float64) {
+	t := float64(s.p.Temperature)
+	idx := s.idx[:0]
+	for i, v := range w {
+		if !math.IsInf(v, -1) && !math.IsNaN(v) {
+			idx = append(idx, i)
+		}
+	}
+	s.idx = idx
+	if len(idx) == 0 {
+		return nil, nil
+	}
+	sort.Slice(idx, func(a, b int) bool {
+		if w[idx[a]] != w[idx[b]] {
+			return w[idx[a]] > w[idx[b]]
+		}
+		return idx[a] < idx[b]
+	})
+	if k := s.p.TopK; k > 0 && k < len(idx) {
+		idx = idx[:k]
+	}
+	// Softmax of the candidates at temperature t, shifted by the max for stability.
+	m := w[idx[0]] / t
+	probs := make([]float64, len(idx))
+	var sum float64
+	for i, id := range idx {
+		probs[i] = math.Exp(w[id]/t - m)
+		sum += probs[i]
+	}
+	for i := range probs {
+		probs[i] /= sum
+	}
+	if tp := float64(s.p.TopP); tp > 0 && tp < 1 {
+		var cum float64
+		keep := len(probs)
+		for i, p := range probs {
+			cum += p
+			if cum >= tp {
+				keep = i + 1
+				break
+			}
+		}
+		idx, probs = idx[:keep], probs[:keep]
+	}
+	if mp := float64(s.p.MinP); mp > 0 {
+		limit := mp * probs[0]
+		keep := len(probs)
+		for i, p := range probs {
+			if p < limit {
+				keep = i
+				break
+			}
+		}
+		idx, probs = idx[:keep], probs[:keep]
+	}
+	sum = 0
+	for _, p := range probs {
+		sum += p
+	}
+	for i := range probs {
+		probs[i] /= sum
+	}
+	return idx, probs
+}
+
+// draw picks one of ids with the given probabilities from the request's random source.
+func (s *sampler) draw(ids []int, probs []float64) int {
+	u := s.rng.Float64()
+	var cum float64
+	for i, p := range probs {
+		cum += p
+		if u < cum {
+			return ids[i]
+		}
+	}
+	return ids[len(ids)-1]
+}
+
+// argmax32 returns the index of the largest value, the lowest index among ties.
+func argmax32(v []float32) int {
+	best := 0
+	for i, x := range v {
+		if x > v[best] {
+			best = i
+		}
+	}
+	return best
+}
+
+// rawLogprobs returns the log-softmax of logits at tok, with the top alternatives.
+func rawLogprobs(logits []float32, tok, top int) *TokenLogprob {
+	m := math.Inf(-1)
+	for _, v := range logits {
+		m = math.Max(m, float64(v))
+	}
+	var sum float64
+	for _, v := range logits {
+		sum += math.Exp(float64(v) - m)
+	}
+	lse := m + math.Log(sum)
+	lp := &TokenLogprob{ID: tok, Logprob: float32(float64(logits[tok]) - lse)}
+	if top > 0 {
+		top = min(top, len(logits))
+		ids := make([]int, 0, top+1)
+		for i := range logits {
+			// Insertion into a short sorted list: top is small, the vocabulary large.
+			pos := len(ids)
+			for pos > 0 && logits[i] > logits[ids[pos-1]] {
+				pos--
+			}
+			if pos < top {
+				ids = append(ids, 0)
+				copy(ids[pos+1:], ids[pos:])
+				ids[pos] = i
+				if len(ids) > top {
+					ids = ids[:top]
+				}
+			}
+		}
+		for _, id := range ids {
+			lp.Top = append(lp.Top, TokenLogprob{ID: id, Logprob: float32(float64(logits[id]) - lse)})
+		}
+	}
+	return lp
+}
