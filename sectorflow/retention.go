@@ -1,0 +1,190 @@
+package sectorflow
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+)
+
+// The Store writes this header in front of every object's content, so that retention travels
+// with the bytes on every driver and a reader sees the retention of the version it reads.
+//
+//	magic "SFO\x01" | created (int64 Unix ns, big-endian) | expires (int64 Unix ns; 0: permanent)
+const headerSize = 4 + 8 + 8
+
+var headerMagic = [4]byte{'S', 'F', 'O', 1}
+
+// ErrCorrupt is the condition of errors about stored bytes that are not what this package wrote:
+// a damaged object header, or an encrypted object that fails authentication.
+var ErrCorrupt = errors.New("stored object is corrupt")
+
+type header struct {
+	created time.Time
+	expires time.Time // zero: permanent
+}
+
+func (h header) expired(now time.Time) bool {
+	return !h.expires.IsZero() && !now.Before(h.expires)
+}
+
+func encodeHeader(h header) []byte {
+	b := make([]byte, headerSize)
+	copy(b, headerMagic[:])
+	binary.BigEndian.PutUint64(b[4:], uint64(h.created.UnixNano()))
+	if !h.expires.IsZero() {
+		binary.BigEndian.PutUint64(b[12:], uint64(h.expires.UnixNano()))
+	}
+	return b
+}
+
+func readHeader(r io.Reader) (header, error) {
+	var b [headerSize]byte
+	if n, err := io.ReadFull(r, b[:]); err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return header{}, fmt.Errorf("object header: expected %d bytes, found %d: %w", headerSize, n, ErrCorrupt)
+		}
+		return header{}, fmt.Errorf("object header: %w", err)
+	}
+	if [4]byte(b[:4]) != headerMagic {
+		return header{}, fmt.Errorf("object header: expected magic %q, found %q: %w", headerMagic[:], b[:4], ErrCorrupt)
+	}
+	h := header{created: time.Unix(0, int64(binary.BigEndian.Uint64(b[4:]))).UTC()}
+	if e := int64(binary.BigEndian.Uint64(b[12:])); e != 0 {
+		h.expires = time.Unix(0, e).UTC()
+	}
+	return h, nil
+}
+
+// expiry resolves the retention of a Put that starts at now.
+func (s *Store) expiry(kind Kind, now time.Time, opts *PutOptions) (time.Time, error) {
+	var o PutOptions
+	if opts != nil {
+		o = *opts
+	}
+	switch {
+	case o.TTL < 0:
+		return time.Time{}, fmt.Errorf("retention: expected a TTL >= 0, found %s", o.TTL)
+	case o.Permanent && o.TTL > 0:
+		return time.Time{}, fmt.Errorf("retention: expected either Permanent or a TTL, found both (TTL %s)", o.TTL)
+	case o.Permanent:
+		return time.Time{}, nil
+	case o.TTL > 0:
+		return now.Add(o.TTL), nil
+	case kind == KindLog:
+		return now.Add(s.logTTL), nil
+	}
+	return time.Time{}, nil
+}
+
+// Sweep implements Sweeper: it removes every expired object of every tenant. Expired objects
+// are already unreadable before the sweep; the sweep frees their space. Run it periodically
+// (for example hourly). An object that is rewritten while the sweep runs is kept when its
+// header shows the new retention by the time the sweep reads it.
+func (s *Store) Sweep(ctx context.Context) (*DeletionReport, error) {
+	now := s.now()
+	var expired []ObjectInfo
+	for info, err := range s.listAll(ctx, "", "") {
+		if err != nil {
+			return nil, fmt.Errorf("sweep: %w", err)
+		}
+		if info.Temporary() && !now.Before(info.Expires) {
+			expired = append(expired, info)
+		}
+	}
+	report := &DeletionReport{}
+	for _, info := range expired {
+		if err := ctx.Err(); err != nil {
+			return report, fmt.Errorf("sweep: %w", err)
+		}
+		// Re-read the header just before removing: a Put may have replaced the object.
+		rc, h, err := s.open(ctx, info.Key)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return report, fmt.Errorf("sweep %s: %w", info.Key, err)
+		}
+		rc.Close()
+		if !h.expired(now) {
+			continue
+		}
+		if err := s.driver.RemoveObject(ctx, info.Key); err != nil && !errors.Is(err, ErrNotFound) {
+			return report, fmt.Errorf("sweep %s: %w", info.Key, err)
+		}
+		report.Removed = append(report.Removed, info)
+		report.Bytes += info.Size
+	}
+	return report, nil
+}
+
+// DeleteTenant implements TenantDeleter: it removes every object tenant owns, of every kind,
+// expired and corrupt ones included, and reports them. Stop the tenant's writers first: an
+// object written while the deletion runs makes it fail with an error saying what remains.
+func (s *Store) DeleteTenant(ctx context.Context, tenant string) (*DeletionReport, error) {
+	if err := ValidateTenant(tenant); err != nil {
+		return nil, fmt.Errorf("delete tenant: %w", err)
+	}
+	var objs []DriverObject
+	for obj, err := range s.driver.ListObjects(ctx, tenant, "") {
+		if err != nil {
+			return nil, fmt.Errorf("delete tenant %s: %w", tenant, err)
+		}
+		objs = append(objs, obj)
+	}
+	report := &DeletionReport{}
+	for _, obj := range objs {
+		if err := ctx.Err(); err != nil {
+			return report, fmt.Errorf("delete tenant %s: %w", tenant, err)
+		}
+		info := ObjectInfo{Key: obj.Key, Size: max(obj.Size-headerSize, 0)}
+		if rc, h, err := s.open(ctx, obj.Key); err == nil {
+			rc.Close()
+			info.Created, info.Expires = h.created, h.expires
+		}
+		if err := s.driver.RemoveObject(ctx, obj.Key); err != nil {
+			if errors.Is(err, ErrNotFound) {
+				continue
+			}
+			return report, fmt.Errorf("delete tenant %s: %w", tenant, err)
+		}
+		report.Removed = append(report.Removed, info)
+		report.Bytes += info.Size
+	}
+	if c, ok := findDriver[tenantCleaner](s.driver); ok {
+		if err := c.cleanTenant(ctx, tenant); err != nil {
+			return report, fmt.Errorf("delete tenant %s: %w", tenant, err)
+		}
+	}
+	for obj, err := range s.driver.ListObjects(ctx, tenant, "") {
+		if err != nil {
+			return report, fmt.Errorf("delete tenant %s: verify: %w", tenant, err)
+		}
+		return report, fmt.Errorf("delete tenant %s: expected no objects left, found %s (written during the deletion?)", tenant, obj.Key)
+	}
+	return report, nil
+}
+
+// tenantCleaner is implemented by drivers that keep per-tenant state besides objects (the file
+// driver's directories); DeleteTenant calls it once the objects are gone.
+type tenantCleaner interface {
+	cleanTenant(ctx context.Context, tenant string) error
+}
+
+// findDriver returns the first driver in the Unwrap chain of d that implements T.
+func findDriver[T any](d Driver) (T, bool) {
+	for d != nil {
+		if t, ok := d.(T); ok {
+			return t, true
+		}
+		u, ok := d.(interface{ Unwrap() Driver })
+		if !ok {
+			break
+		}
+		d = u.Unwrap()
+	}
+	var zero T
+	return zero, false
+}
