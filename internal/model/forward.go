@@ -1,0 +1,266 @@
+package model
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	"github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/shapes"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+
+	_ "github.com/sectorflow/sdk/internal/graphx" // the two-DotGeneral gradient, for tuning
+)
+
+// LoRAFunc returns the delta to add to the output of one projection: layer is the decoder layer,
+// module one of [Modules] ("q_proj", ...), and x the projection's input [B, T, in]. It returns
+// [B, T, out] already scaled, or nil for no delta. Tuning plugs trainable A/B variables here,
+// inference a per-row gather over a stack of adapters.
+type LoRAFunc func(layer int, module string, x *graph.Node) *graph.Node
+
+// Cache is the optional key/value cache of a forward pass. K[i] and V[i] are layer i's cache, of
+// fixed shape [B, KVHeads, S, HeadDim] (post-RoPE keys, as transformers caches them). The T new
+// tokens' keys and values are written at Slots [B, T] int32 (each in [0, S)); two tokens of one
+// row must not share a slot. The attention then runs over all S slots, so Inputs.Mask is
+// [B, T, S] and must hide slots that hold nothing yet.
+type Cache struct {
+	K, V  []*graph.Node
+	Slots *graph.Node
+	// KeyPositions [B, S] int32 are the RoPE positions of the tokens in the slots, used only by
+	// sliding-window layers. Nil means slot s holds position s.
+	KeyPositions *graph.Node
+}
+
+// Inputs are the graph inputs of a forward pass.
+type Inputs struct {
+	// IDs are the token ids [B, T] int32.
+	IDs *graph.Node
+	// Positions are the RoPE positions [B, T] int32 of the tokens (per row: padding and packed
+	// sequences restart or skip positions as the caller wants).
+	Positions *graph.Node
+	// Mask [B, T, S] bool says that query t may attend key s; S = T without a cache. The caller
+	// expresses causality, padding and block-diagonal packing here; sliding-window layers also
+	// hide keys at positions <= query position - window.
+	Mask *graph.Node
+	// Cache is nil for a plain forward pass.
+	Cache *Cache
+	// LoRA is nil for the base model.
+	LoRA LoRAFunc
+}
+
+// Outputs are the results of a forward pass.
+type Outputs struct {
+	// Hidden [B, T, Hidden] is the last hidden state after the final RMSNorm; [Spec.LMHead]
+	// turns (a gather of) it into logits.
+	Hidden *graph.Node
+	// K and V are the updated caches (nil without a cache).
+	K, V []*graph.Node
+}
+
+// Forward builds the decoder graph: embedding, the layers, and the final norm. Like all GoMLX
+// graph building it panics on a shape error; engines recover at their boundary (see
+// [Model.Logits]). Every computation runs in float32; weights of another dtype are converted at
+// use. Nothing on the differentiable path uses Slice, Pad or DynamicSlice (RoPE's rotate_half is
+// a constant signed permutation matmul), so gradients work on the pure-Go backend.
+func (s *Spec) Forward(w *WeightNodes, in Inputs) Outputs {
+	g := in.IDs.Graph()
+	B, T := in.IDs.Shape().Dimensions[0], in.IDs.Shape().Dimensions[1]
+	checkDims("ids", in.IDs, dtypes.Int32, B, T)
+	checkDims("positions", in.Positions, dtypes.Int32, B, T)
+	S := T
+	if in.Cache != nil {
+		if len(in.Cache.K) != s.Layers || len(in.Cache.V) != s.Layers {
+			panic(fmt.Errorf("kv cache: have %d K and %d V tensors, want one per layer (%d)", len(in.Cache.K), len(in.Cache.V), s.Layers))
+		}
+		S = in.Cache.K[0].Shape().Dimensions[2]
+		checkDims("cache slots", in.Cache.Slots, dtypes.Int32, B, T)
+	}
+	checkDims("mask", in.Mask, dtypes.Bool, B, T, S)
+
+	x := graph.Gather(f32(w.Embed), graph.ExpandAxes(in.IDs, -1)) // [B, T, hidden]
+	cos, sin := s.ropeTables(in.Positions)
+	rot := rotateHalfMatrix(g, s.HeadDim)
+
+	var slidingMask *graph.Node
+	if s.SlidingWindow > 0 {
+		var keyPos *graph.Node
+		switch {
+		case in.Cache == nil:
+			keyPos = in.Positions
+		case in.Cache.KeyPositions != nil:
+			keyPos = in.Cache.KeyPositions
+			checkDims("cache key positions", keyPos, dtypes.Int32, B, S)
+		default:
+			keyPos = graph.Iota(g, shapes.Make(dtypes.Int32, B, S), 1)
+		}
+		// key position > query position - window
+		lim := graph.Sub(in.Positions, graph.Scalar(g, dtypes.Int32, s.SlidingWindow))
+		slidingMask = graph.LogicalAnd(in.Mask,
+			graph.GreaterThan(graph.ExpandAxes(keyPos, 1), graph.ExpandAxes(lim, -1)))
+	}
+
+	var out Outputs
+	for i := range s.Layers {
+		mask := in.Mask
+		if s.sliding(i) {
+			mask = slidingMask
+		}
+		var ck, cv *graph.Node
+		if in.Cache != nil {
+			ck, cv = in.Cache.K[i], in.Cache.V[i]
+		}
+		var nk, nv *graph.Node
+		x, nk, nv = s.layer(i, &w.Layers[i], x, cos, sin, rot, mask, ck, cv, in.Cache, in.LoRA)
+		if in.Cache != nil {
+			out.K = append(out.K, nk)
+			out.V = append(out.V, nv)
+		}
+	}
+	out.Hidden = rmsNorm(x, f32(w.Norm), s.RMSNormEps)
+	return out
+}
+
+// LMHead returns the logits [..., vocab] of hidden states [..., Hidden] (typically
+// [Outputs.Hidden] or a gather of its last positions).
+func (s *Spec) LMHead(w *WeightNodes, hidden *graph.Node) *graph.Node {
+	return graph.DotGeneral(hidden, []int{hidden.Rank() - 1}, nil, f32(w.LMHead), []int{1}, nil)
+}
+
+func checkDims(what string, n *graph.Node, dt dtypes.DType, dims ...int) {
+	if n == nil {
+		panic(fmt.Errorf("%s: missing input, want %s%v", what, dt, dims))
+	}
+	if n.DType() != dt || !equalInts(n.Shape().Dimensions, dims) {
+		panic(fmt.Errorf("%s has shape %s, want %s%v", what, n.Shape(), dt, dims))
+	}
+}
+
+// f32 converts a weight to float32 where it is stored in another dtype (bf16 on the CPU).
+func f32(x *graph.Node) *graph.Node {
+	if x == nil || x.DType() == dtypes.Float32 {
+		return x
+	}
+	return graph.ConvertDType(x, dtypes.Float32)
+}
+
+// rmsNorm computes w * x / sqrt(mean(x^2) + eps) over the last axis (1/Sqrt, not Rsqrt, which
+// has no gradient in GoMLX).
+func rmsNorm(x, w *graph.Node, eps float64) *graph.Node {
+	g := x.Graph()
+	variance := graph.ReduceAndKeep(graph.Square(x), graph.ReduceMean, -1)
+	inv := graph.Inverse(graph.Sqrt(graph.Add(variance, graph.Scalar(g, x.DType(), eps))))
+	y := graph.Mul(x, inv)
+	shape := make([]int, x.Rank())
+	for i := range shape {
+		shape[i] = 1
+	}
+	shape[len(shape)-1] = w.Shape().Dimensions[0]
+	return graph.Mul(graph.Reshape(w, shape...), y)
+}
+
+// linear computes x W^T (+ b) for x [B, T, in] and W [out, in], plus the LoRA delta.
+func linear(layer int, module string, x, w, b *graph.Node, lora LoRAFunc) *graph.Node {
+	y := graph.DotGeneral(x, []int{x.Rank() - 1}, nil, f32(w), []int{1}, nil)
+	if b != nil {
+		y = graph.Add(y, graph.Reshape(f32(b), 1, 1, b.Shape().Dimensions[0]))
+	}
+	if lora != nil {
+		if d := lora(layer, module, x); d != nil {
+			if !d.Shape().Equal(y.Shape()) {
+				panic(fmt.Errorf("layer %d: LoRA delta of %s has shape %s, want %s", layer, module, d.Shape(), y.Shape()))
+			}
+			y = graph.Add(y, d)
+		}
+	}
+	return y
+}
+
+// ropeTables returns cos and sin [B, T, 1, HeadDim] of positions [B, T]: freqs = pos * inv_freq
+// in float32, duplicated as cat(freqs, freqs), as transformers computes them.
+func (s *Spec) ropeTables(positions *graph.Node) (cos, sin *graph.Node) {
+	g := positions.Graph()
+	half := len(s.RopeInvFreq)
+	inv := graph.Const(g, s.RopeInvFreq)
+	inv = graph.Reshape(inv, 1, 1, half)
+	freqs := graph.Mul(graph.ExpandAxes(graph.ConvertDType(positions, dtypes.Float32), -1), inv) // [B, T, half]
+	emb := graph.Concatenate([]*graph.Node{freqs, freqs}, -1)
+	emb = graph.ExpandAxes(emb, 2) // [B, T, 1, hd]
+	return graph.Cos(emb), graph.Sin(emb)
+}
+
+// rotateHalfMatrix returns P [hd, hd] with x P = rotate_half(x) = cat(-x[hd/2:], x[:hd/2]).
+func rotateHalfMatrix(g *graph.Graph, hd int) *graph.Node {
+	h := hd / 2
+	p := make([]float32, hd*hd)
+	for i := range h {
+		p[(i+h)*hd+i] = -1 // out[i] = -x[i+h]
+		p[i*hd+i+h] = 1    // out[i+h] = x[i]
+	}
+	return graph.ConstTensor(g, tensors.FromFlatDataAndDimensions(p, hd, hd))
+}
+
+// rope applies q*cos + rotate_half(q)*sin to x [B, T, heads, hd].
+func rope(x, cos, sin, rot *graph.Node) *graph.Node {
+	rotated := graph.DotGeneral(x, []int{3}, nil, rot, []int{0}, nil)
+	return graph.Add(graph.Mul(x, cos), graph.Mul(rotated, sin))
+}
+
+// layer builds decoder layer i. x is [B, T, hidden]; ck, cv are the layer's cache or nil.
+func (s *Spec) layer(i int, w *LayerNodes, x, cos, sin, rot, mask, ck, cv *graph.Node, cache *Cache, lora LoRAFunc) (*graph.Node, *graph.Node, *graph.Node) {
+	g := x.Graph()
+	B, T := x.Shape().Dimensions[0], x.Shape().Dimensions[1]
+	nH, nKV, hd := s.Heads, s.KVHeads, s.HeadDim
+	rep := nH / nKV
+
+	h := rmsNorm(x, f32(w.InputNorm), s.RMSNormEps)
+	q := graph.Reshape(linear(i, ModuleQ, h, w.Q, w.QBias, lora), B, T, nH, hd)
+	k := graph.Reshape(linear(i, ModuleK, h, w.K, w.KBias, lora), B, T, nKV, hd)
+	v := graph.Reshape(linear(i, ModuleV, h, w.V, w.VBias, lora), B, T, nKV, hd)
+	if s.QKNorm {
+		q = rmsNorm(q, f32(w.QNorm), s.RMSNormEps)
+		k = rmsNorm(k, f32(w.KNorm), s.RMSNormEps)
+	}
+	q = rope(q, cos, sin, rot)
+	k = rope(k, cos, sin, rot)
+	k = graph.TransposeAllAxes(k, 0, 2, 1, 3) // [B, nKV, T, hd]
+	v = graph.TransposeAllAxes(v, 0, 2, 1, 3)
+	if ck != nil {
+		k = writeCache(ck, k, cache.Slots)
+		v = writeCache(cv, v, cache.Slots)
+	}
+	S := k.Shape().Dimensions[2]
+
+	// Query head j uses kv head j / rep (transformers' repeat_kv): group the query heads.
+	q5 := graph.Reshape(q, B, T, nKV, rep, hd)
+	scores := graph.DotGeneral(q5, []int{4}, []int{0, 2}, k, []int{3}, []int{0, 1}) // [B, nKV, T, rep, S]
+	scores = graph.MulScalar(scores, float32(math.Pow(float64(hd), -0.5)))
+	m := graph.BroadcastToDims(graph.Reshape(mask, B, 1, T, 1, S), B, nKV, T, rep, S)
+	scores = graph.Where(m, scores, graph.Scalar(g, dtypes.Float32, -math.MaxFloat32))
+	probs := graph.Softmax(scores, -1)
+	o := graph.DotGeneral(probs, []int{4}, []int{0, 1}, v, []int{2}, []int{0, 1}) // [B, nKV, T, rep, hd]
+	o = graph.Reshape(graph.TransposeAllAxes(o, 0, 2, 1, 3, 4), B, T, nH*hd)
+	x = graph.Add(x, linear(i, ModuleO, o, w.O, w.OBias, lora))
+
+	h = rmsNorm(x, f32(w.PostAttnNorm), s.RMSNormEps)
+	gate := linear(i, ModuleGate, h, w.Gate, w.GateBias, lora)
+	up := linear(i, ModuleUp, h, w.Up, w.UpBias, lora)
+	act := graph.Mul(graph.Mul(gate, graph.Sigmoid(gate)), up)
+	x = graph.Add(x, linear(i, ModuleDown, act, w.Down, w.DownBias, lora))
+	return x, k, v
+}
+
+// writeCache writes fresh [B, nKV, T, hd] into cache [B, nKV, S, hd] at slots [B, T] with a
+// one-hot product (the pure-Go backend has no DynamicUpdateSlice; this runs on every backend).
+func writeCache(cache, fresh, slots *graph.Node) *graph.Node {
+	dims := cache.Shape().Dimensions
+	S := dims[2]
+	if cache.DType() != dtypes.Float32 {
+		cache = graph.ConvertDType(cache, dtypes.Float32)
+	}
+	oneHot := graph.OneHot(slots, S, dtypes.Float32)                                   // [B, T, S]
+	written := graph.DotGeneral(fresh, []int{2}, []int{0}, oneHot, []int{1}, []int{0}) // [B, nKV, hd, S]
+	written = graph.TransposeAllAxes(written, 0, 1, 3, 2)                              // [B, nKV, S, hd]
+	hit := graph.ReduceMax(oneHot, 1)                                                  // [B, S]
+	keep := graph.OneMinus(graph.Reshape(hit, dims[0], 1, S, 1))
+	return graph.Add(graph.Mul(cache, keep), written)
+}

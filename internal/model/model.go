@@ -1,0 +1,209 @@
+package model
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/gomlx/gomlx/backends"
+	_ "github.com/gomlx/gomlx/backends/simplego" // the pure-Go backend
+	"github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+)
+
+// Model is an architecture instance with its base weights in host memory (float32), ready to
+// build forward graphs or to compute logits directly.
+type Model struct {
+	// Spec describes the architecture instance.
+	Spec *Spec
+
+	names   []string
+	weights []*tensors.Tensor
+	backend backends.Backend
+
+	mu    sync.Mutex
+	execs map[string]*graph.Exec // per adapter signature; each compiles one program per shape bucket
+}
+
+// Options configure a Model; the zero value means the defaults.
+type Options struct {
+	// Backend runs the compiled programs; nil means the process default backend.
+	Backend backends.Backend
+}
+
+// New returns a model whose weights are read from r (a safetensors checkpoint) after checking
+// every tensor of the spec's weight table is there with the right shape.
+func New(spec *Spec, r TensorReader, opts *Options) (*Model, error) {
+	if err := spec.Validate(); err != nil {
+		return nil, fmt.Errorf("model spec: %w", err)
+	}
+	w, err := spec.readWeights(r)
+	if err != nil {
+		return nil, err
+	}
+	return newModel(spec, w, opts)
+}
+
+// NewRandom returns a model with random normal weights (standard deviation std, norms 1) from
+// seed, for benchmarks and tests that need no checkpoint.
+func NewRandom(spec *Spec, seed uint64, std float64, opts *Options) (*Model, error) {
+	if err := spec.Validate(); err != nil {
+		return nil, fmt.Errorf("model spec: %w", err)
+	}
+	return newModel(spec, spec.randomWeights(seed, std), opts)
+}
+
+func newModel(spec *Spec, w []*tensors.Tensor, opts *Options) (*Model, error) {
+	m := &Model{Spec: spec, weights: w, execs: map[string]*graph.Exec{}}
+	for _, t := range spec.Tensors() {
+		m.names = append(m.names, t.Name)
+	}
+	if opts != nil && opts.Backend != nil {
+		m.backend = opts.Backend
+	} else {
+		b, err := defaultBackend()
+		if err != nil {
+			return nil, err
+		}
+		m.backend = b
+	}
+	return m, nil
+}
+
+// Backend returns the backend the model's programs run on.
+func (m *Model) Backend() backends.Backend { return m.backend }
+
+// WeightNames returns the checkpoint names of the base weights in the order of [Model.Weights]
+// and of the nodes [Spec.WeightsFromNodes] expects.
+func (m *Model) WeightNames() []string { return append([]string(nil), m.names...) }
+
+// Weights returns the base weight tensors (shared, not copied: do not modify them) in the order
+// of [Model.WeightNames]. Pass them as program parameters or variable values.
+func (m *Model) Weights() []*tensors.Tensor { return append([]*tensors.Tensor(nil), m.weights...) }
+
+// Close releases the weights' memory and the compiled programs.
+func (m *Model) Close() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, e := range m.execs {
+		e.Finalize()
+	}
+	m.execs = map[string]*graph.Exec{}
+	var errs []error
+	for _, t := range m.weights {
+		if t != nil {
+			errs = append(errs, t.FinalizeAll())
+		}
+	}
+	m.weights = nil
+	return errors.Join(errs...)
+}
+
+// bucket rounds a sequence length up to the next power of two (at least 16), so that the
+// programs compiled for Logits stay few.
+func bucket(n int) int {
+	b := 16
+	for b < n {
+		b *= 2
+	}
+	return b
+}
+
+// maxPrograms caps the per-adapter compiled programs (one per length bucket).
+const maxPrograms = 64
+
+// Logits runs one sequence of token ids through the model (positions 0..T-1, causal attention)
+// with an optional LoRA adapter, and returns the float32 logits [T][vocab]. Programs are
+// compiled once per adapter layout and length bucket and cached.
+func (m *Model) Logits(ctx context.Context, ids []int32, adapter *Adapter) (logits [][]float32, err error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if len(ids) == 0 {
+		return nil, errors.New("logits: no token ids, want at least one")
+	}
+	for i, id := range ids {
+		if id < 0 || int(id) >= m.Spec.VocabSize {
+			return nil, fmt.Errorf("logits: token %d is id %d, want 0 <= id < vocab size %d", i, id, m.Spec.VocabSize)
+		}
+	}
+	adapter = adapter.sorted()
+	if adapter != nil {
+		if err := adapter.Check(m.Spec); err != nil {
+			return nil, fmt.Errorf("logits: %w", err)
+		}
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("logits: graph failure: %v", r)
+		}
+	}()
+	exec, err := m.logitsExec(adapter)
+	if err != nil {
+		return nil, err
+	}
+	T := len(ids)
+	Tb := bucket(T)
+	idsB := make([]int32, Tb)
+	copy(idsB, ids)
+	pos := make([]int32, Tb)
+	mask := make([]bool, Tb*Tb)
+	for t := range Tb {
+		pos[t] = int32(t)
+		for s := 0; s <= t; s++ {
+			mask[t*Tb+s] = true
+		}
+	}
+	args := []any{
+		tensors.FromFlatDataAndDimensions(idsB, 1, Tb),
+		tensors.FromFlatDataAndDimensions(pos, 1, Tb),
+		tensors.FromFlatDataAndDimensions(mask, 1, Tb, Tb),
+	}
+	for _, w := range m.weights {
+		args = append(args, w)
+	}
+	for _, t := range adapter.tensors(m.Spec) {
+		args = append(args, t)
+	}
+	outs, err := exec.Exec(args...)
+	if err != nil {
+		return nil, fmt.Errorf("logits: %w", err)
+	}
+	defer func() { _ = outs[0].FinalizeAll() }()
+	flat := tensors.MustCopyFlatData[float32](outs[0])
+	V := m.Spec.VocabSize
+	logits = make([][]float32, T)
+	for t := range T {
+		logits[t] = flat[t*V : (t+1)*V : (t+1)*V]
+	}
+	return logits, nil
+}
+
+func (m *Model) logitsExec(adapter *Adapter) (*graph.Exec, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.weights == nil {
+		return nil, errors.New("logits: model is closed")
+	}
+	sig := adapter.signature()
+	if e, ok := m.execs[sig]; ok {
+		return e, nil
+	}
+	spec := m.Spec
+	nw := len(m.weights)
+	e, err := graph.NewExec(m.backend, func(inputs []*graph.Node) *graph.Node {
+		w := spec.WeightsFromNodes(inputs[3 : 3+nw])
+		out := spec.Forward(w, Inputs{
+			IDs: inputs[0], Positions: inputs[1], Mask: inputs[2],
+			LoRA: StaticLoRA(adapter, inputs[3+nw:]),
+		})
+		return spec.LMHead(w, out.Hidden)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("logits: %w", err)
+	}
+	e.SetMaxCache(maxPrograms)
+	m.execs[sig] = e
+	return e, nil
+}
