@@ -53,12 +53,17 @@ func TestLogitsMatchReferenceTmp(t *testing.T) {
 			m, err := New(spec, ck, nil)
 			require.NoError(t, err)
 			defer m.Close()
-			want := readExpected(t, dir, "logits.json")
-			got, err := m.Logits(context.Background(), want.IDs, nil)
-			require.NoError(t, err)
-			d := maxAbsDiff(t, want.Logits, got)
-			t.Logf("max abs diff %g", d)
-			require.Less(t, d, 1e-4)
+			for _, tc := range []struct {
+				file    string
+				adapter *Adapter
+			}{{"logits.json", nil}, {"logits_lora.json", tmpAdapter(t, filepath.Join(dir, "lora"))}} {
+				want := readExpected(t, dir, tc.file)
+				got, err := m.Logits(context.Background(), want.IDs, tc.adapter)
+				require.NoError(t, err)
+				d := maxAbsDiff(t, want.Logits, got)
+				t.Logf("%s: max abs diff %g", tc.file, d)
+				require.Less(t, d, 1e-4)
+			}
 		})
 	}
 }
