@@ -1,0 +1,200 @@
+package model
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	"github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/shapes"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sectorflow/sdk/internal/safetensors"
+)
+
+// batchRun is one graph-level forward call: ids/positions [B][T], mask [B][T][S], and optionally
+// a cache (slots [B][T] and the K/V tensors of the previous step, or nil for zeros of S slots).
+type batchRun struct {
+	ids, pos [][]int32
+	mask     [][][]bool
+	slots    [][]int32
+	cacheS   int
+	k, v     []*tensors.Tensor
+}
+
+func flat2(x [][]int32) *tensors.Tensor {
+	var out []int32
+	for _, r := range x {
+		out = append(out, r...)
+	}
+	return tensors.FromFlatDataAndDimensions(out, len(x), len(x[0]))
+}
+
+// runBatch executes Spec.Forward + LMHead on the graph level and returns logits [B][T][V] and
+// the updated cache.
+func runBatch(t *testing.T, m *Model, r batchRun) ([][][]float32, []*tensors.Tensor, []*tensors.Tensor) {
+	t.Helper()
+	s := m.Spec
+	B, T := len(r.ids), len(r.ids[0])
+	S := len(r.mask[0][0])
+	var mflat []bool
+	for _, a := range r.mask {
+		for _, b := range a {
+			mflat = append(mflat, b...)
+		}
+	}
+	args := []any{flat2(r.ids), flat2(r.pos), tensors.FromFlatDataAndDimensions(mflat, B, T, S)}
+	nw := len(m.weights)
+	for _, w := range m.weights {
+		args = append(args, w)
+	}
+	withCache := r.slots != nil
+	if withCache {
+		args = append(args, flat2(r.slots))
+		for _, list := range [][]*tensors.Tensor{r.k, r.v} {
+			for i := range s.Layers {
+				if list == nil {
+					args = append(args, tensors.FromShape(shapes.Make(dtypes.Float32, B, s.KVHeads, r.cacheS, s.HeadDim)))
+				} else {
+					args = append(args, list[i])
+				}
+			}
+		}
+	}
+	exec, err := graph.NewExec(m.backend, func(in []*graph.Node) []*graph.Node {
+		w := s.WeightsFromNodes(in[3 : 3+nw])
+		inputs := Inputs{IDs: in[0], Positions: in[1], Mask: in[2]}
+		if withCache {
+			rest := in[3+nw:]
+			inputs.Cache = &Cache{Slots: rest[0], K: rest[1 : 1+s.Layers], V: rest[1+s.Layers : 1+2*s.Layers]}
+		}
+		out := s.Forward(w, inputs)
+		return append(append([]*graph.Node{s.LMHead(w, out.Hidden)}, out.K...), out.V...)
+	})
+	require.NoError(t, err)
+	defer exec.Finalize()
+	outs, err := exec.Exec(args...)
+	require.NoError(t, err)
+	flat := tensors.MustCopyFlatData[float32](outs[0])
+	V := s.VocabSize
+	logits := make([][][]float32, B)
+	for b := range B {
+		for tt := range T {
+			off := (b*T + tt) * V
+			logits[b] = append(logits[b], flat[off:off+V])
+		}
+	}
+	if !withCache {
+		return logits, nil, nil
+	}
+	return logits, outs[1 : 1+s.Layers], outs[1+s.Layers:]
+}
+
+func loadTmp(t *testing.T, name string) *Model {
+	t.Helper()
+	dir := filepath.Join(modelsDir, name)
+	ck, err := safetensors.OpenDir(dir)
+	require.NoError(t, err)
+	defer ck.Close()
+	m, err := New(tmpSpec(t, dir), ck, nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = m.Close() })
+	return m
+}
+
+func seq(from, n int) []int32 {
+	out := make([]int32, n)
+	for i := range out {
+		out[i] = int32(from + i)
+	}
+	return out
+}
+
+// causal returns mask rows [T][S]: key s visible to query at position qpos[t] iff
+// s <= qpos[t] and s < valid.
+func causal(qpos []int32, S, valid int) [][]bool {
+	out := make([][]bool, len(qpos))
+	for t, p := range qpos {
+		out[t] = make([]bool, S)
+		for s := 0; s < S && s < valid; s++ {
+			out[t][s] = int32(s) <= p
+		}
+	}
+	return out
+}
+
+func TestKVCacheMatchesFullForward(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		model   string
+		window  int
+		prefill int
+	}{
+		{"qwen3 prefill 6 then decode", "qwen3", 0, 6},
+		{"mistral sliding window 4", "mistral", 4, 5},
+		{"qwen2 decode from the first token", "qwen2", 0, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := loadTmp(t, tc.model)
+			if tc.window > 0 {
+				m.Spec.SlidingWindow = tc.window
+				m.Spec.SlidingLayers = []bool{true, true}
+			}
+			want := readExpected(t, filepath.Join(modelsDir, tc.model), "logits.json")
+			ids := want.IDs
+			T := len(ids)
+			full, _, _ := runBatch(t, m, batchRun{ids: [][]int32{ids}, pos: [][]int32{seq(0, T)}, mask: [][][]bool{causal(seq(0, T), T, T)}})
+			if tc.window == 0 {
+				require.Less(t, maxAbsDiff(t, want.Logits, full[0]), 1e-4, "full forward against the reference")
+			}
+			const S = 24
+			var k, v []*tensors.Tensor
+			var got [][]float32
+			for start := 0; start < T; {
+				n := 1
+				if start == 0 {
+					n = tc.prefill
+				}
+				pos := seq(start, n)
+				logits, nk, nv := runBatch(t, m, batchRun{
+					ids: [][]int32{ids[start : start+n]}, pos: [][]int32{pos}, mask: [][][]bool{causal(pos, S, start+n)},
+					slots: [][]int32{pos}, cacheS: S, k: k, v: v,
+				})
+				got = append(got, logits[0]...)
+				k, v = nk, nv
+				start += n
+			}
+			require.Less(t, maxAbsDiff(t, full[0], got), 1e-4)
+		})
+	}
+}
+
+func TestPaddedRowMatchesRowAlone(t *testing.T) {
+	m := loadTmp(t, "qwen2")
+	long := readExpected(t, filepath.Join(modelsDir, "qwen2"), "logits.json").IDs
+	T := len(long)
+	short := long[3:12]
+	pad := T - len(short)
+	// Row 1 is left-padded: pads at positions 0 (masked as keys), real tokens at 0..len-1.
+	ids1 := append(make([]int32, pad), short...)
+	pos1 := append(make([]int32, pad), seq(0, len(short))...)
+	mask1 := make([][]bool, T)
+	for q := range T {
+		mask1[q] = make([]bool, T)
+		for s := pad; s <= q; s++ {
+			mask1[q][s] = q >= pad
+		}
+	}
+	batch, _, _ := runBatch(t, m, batchRun{
+		ids: [][]int32{long, ids1}, pos: [][]int32{seq(0, T), pos1},
+		mask: [][][]bool{causal(seq(0, T), T, T), mask1},
+	})
+	alone, err := m.Logits(context.Background(), short, nil)
+	require.NoError(t, err)
+	require.Less(t, maxAbsDiff(t, alone, batch[1][pad:]), 1e-4)
+	longAlone, err := m.Logits(context.Background(), long, nil)
+	require.NoError(t, err)
+	require.Less(t, maxAbsDiff(t, longAlone, batch[0]), 1e-4)
+}
