@@ -81,30 +81,31 @@ func (s *Spec) Forward(w *WeightNodes, in Inputs) Outputs {
 	cos, sin := s.ropeTables(in.Positions)
 	rot := rotateHalfMatrix(g, s.HeadDim)
 
-	var slidingMask *graph.Node
-	if s.SlidingWindow > 0 {
-		var keyPos *graph.Node
-		switch {
-		case in.Cache == nil:
-			keyPos = in.Positions
-		case in.Cache.KeyPositions != nil:
-			keyPos = in.Cache.KeyPositions
-			checkDims("cache key positions", keyPos, dtypes.Int32, B, S)
-		default:
-			keyPos = graph.Iota(g, shapes.Make(dtypes.Int32, B, S), 1)
+	// Sliding layers hide keys at positions <= query position - window, on top of the mask.
+	var keyPos *graph.Node
+	switch {
+	case in.Cache == nil:
+		keyPos = in.Positions
+	case in.Cache.KeyPositions != nil:
+		keyPos = in.Cache.KeyPositions
+		checkDims("cache key positions", keyPos, dtypes.Int32, B, S)
+	default:
+		keyPos = graph.Iota(g, shapes.Make(dtypes.Int32, B, S), 1)
+	}
+	masks := map[int]*graph.Node{0: in.Mask}
+	layerMask := func(window int) *graph.Node {
+		if m, ok := masks[window]; ok {
+			return m
 		}
-		// key position > query position - window
-		lim := graph.Sub(in.Positions, graph.Scalar(g, dtypes.Int32, s.SlidingWindow))
-		slidingMask = graph.LogicalAnd(in.Mask,
-			graph.GreaterThan(graph.ExpandAxes(keyPos, 1), graph.ExpandAxes(lim, -1)))
+		lim := graph.Sub(in.Positions, graph.Scalar(g, dtypes.Int32, window))
+		m := graph.LogicalAnd(in.Mask, graph.GreaterThan(graph.ExpandAxes(keyPos, 1), graph.ExpandAxes(lim, -1)))
+		masks[window] = m
+		return m
 	}
 
 	var out Outputs
 	for i := range s.Layers {
-		mask := in.Mask
-		if s.sliding(i) {
-			mask = slidingMask
-		}
+		mask := layerMask(s.window(i))
 		var ck, cv *graph.Node
 		if in.Cache != nil {
 			ck, cv = in.Cache.K[i], in.Cache.V[i]

@@ -10,8 +10,6 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/shapes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/stretchr/testify/require"
-
-	"github.com/sectorflow/sdk/internal/safetensors"
 )
 
 // batchRun is one graph-level forward call: ids/positions [B][T], mask [B][T][S], and optionally
@@ -92,18 +90,6 @@ func runBatch(t *testing.T, m *Model, r batchRun) ([][][]float32, []*tensors.Ten
 	return logits, outs[1 : 1+s.Layers], outs[1+s.Layers:]
 }
 
-func loadTmp(t *testing.T, name string) *Model {
-	t.Helper()
-	dir := filepath.Join(modelsDir, name)
-	ck, err := safetensors.OpenDir(dir)
-	require.NoError(t, err)
-	defer ck.Close()
-	m, err := New(tmpSpec(t, dir), ck, nil)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = m.Close() })
-	return m
-}
-
 func seq(from, n int) []int32 {
 	out := make([]int32, n)
 	for i := range out {
@@ -137,10 +123,9 @@ func TestKVCacheMatchesFullForward(t *testing.T) {
 		{"qwen2 decode from the first token", "qwen2", 0, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			m := loadTmp(t, tc.model)
+			m := loadModel(t, tc.model)
 			if tc.window > 0 {
-				m.Spec.SlidingWindow = tc.window
-				m.Spec.SlidingLayers = []bool{true, true}
+				m.Spec.SlidingWindows = []int{tc.window, tc.window}
 			}
 			want := readExpected(t, filepath.Join(modelsDir, tc.model), "logits.json")
 			ids := want.IDs
@@ -172,7 +157,7 @@ func TestKVCacheMatchesFullForward(t *testing.T) {
 }
 
 func TestPaddedRowMatchesRowAlone(t *testing.T) {
-	m := loadTmp(t, "qwen2")
+	m := loadModel(t, "qwen2")
 	long := readExpected(t, filepath.Join(modelsDir, "qwen2"), "logits.json").IDs
 	T := len(long)
 	short := long[3:12]

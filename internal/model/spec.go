@@ -31,11 +31,9 @@ type Spec struct {
 	QKVBias, OBias, MLPBias bool
 	// QKNorm enables Qwen3's per-head RMSNorm of q and k before RoPE.
 	QKNorm bool
-	// SlidingWindow is the attention window of the sliding layers (0: none); a query at
-	// position p sees keys at positions > p - SlidingWindow.
-	SlidingWindow int
-	// SlidingLayers[i] says whether layer i uses the sliding window (nil: none does).
-	SlidingLayers []bool
+	// SlidingWindows[i] is layer i's attention window, 0 for none (nil: no layer has one); a query
+	// at position p then sees keys at positions > p - window (transformers' sliding mask).
+	SlidingWindows []int
 	// MaxPositions is the context length from config.json (informational).
 	MaxPositions int
 }
@@ -68,15 +66,23 @@ func (s *Spec) Validate() error {
 	if len(s.RopeInvFreq) != s.HeadDim/2 {
 		return fmt.Errorf("rope inverse frequencies: have %d, want head_dim/2 = %d", len(s.RopeInvFreq), s.HeadDim/2)
 	}
-	if s.SlidingLayers != nil && len(s.SlidingLayers) != s.Layers {
-		return fmt.Errorf("sliding layers: have %d flags, want one per layer (%d)", len(s.SlidingLayers), s.Layers)
+	if s.SlidingWindows != nil && len(s.SlidingWindows) != s.Layers {
+		return fmt.Errorf("sliding windows: have %d, want one per layer (%d)", len(s.SlidingWindows), s.Layers)
+	}
+	for i, w := range s.SlidingWindows {
+		if w < 0 {
+			return fmt.Errorf("layer %d: sliding window %d, want >= 0", i, w)
+		}
 	}
 	return nil
 }
 
-// sliding reports whether layer i applies the sliding window.
-func (s *Spec) sliding(i int) bool {
-	return s.SlidingWindow > 0 && s.SlidingLayers != nil && s.SlidingLayers[i]
+// window returns layer i's sliding window, 0 for none.
+func (s *Spec) window(i int) int {
+	if i < len(s.SlidingWindows) {
+		return s.SlidingWindows[i]
+	}
+	return 0
 }
 
 // Module names of the seven LoRA-targetable projections, as PEFT's target_modules spell them.
