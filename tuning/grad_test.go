@@ -70,7 +70,7 @@ func TestGradientsMatchReference(t *testing.T) {
 		{"mistral", 1e-5, 1e-4},
 		{"qwen2", 1e-5, 1e-4},
 		{"qwen3", 1e-5, 1e-4},
-		// The reference ran this one in bf16; we compute in f32 on the same bf16 weights.
+		// bf16 weights, upcast: the reference differentiated them in float64 too.
 		{"llama_bf16", 1e-5, 1e-4},
 	}
 	for _, tc := range tests {
