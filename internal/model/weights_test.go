@@ -1,0 +1,137 @@
+package model
+
+import (
+	"errors"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/sectorflow/sdk/internal/hfconfig"
+	"github.com/sectorflow/sdk/internal/safetensors"
+)
+
+// alteredReader hides or reshapes tensors of a real checkpoint.
+type alteredReader struct {
+	TensorReader
+	hide  map[string]bool
+	shape map[string][]int
+}
+
+func (r alteredReader) Info(name string) (safetensors.TensorInfo, bool) {
+	if r.hide[name] {
+		return safetensors.TensorInfo{}, false
+	}
+	info, ok := r.TensorReader.Info(name)
+	if s, found := r.shape[name]; found {
+		info.Shape = s
+	}
+	return info, ok
+}
+
+func TestBadWeights(t *testing.T) {
+	dir := filepath.Join(modelsDir, "qwen2")
+	cfg, err := hfconfig.Load(dir)
+	require.NoError(t, err)
+	spec, err := SpecFromConfig(cfg)
+	require.NoError(t, err)
+	ck, err := safetensors.OpenDir(dir)
+	require.NoError(t, err)
+	defer ck.Close()
+
+	tests := []struct {
+		name    string
+		hide    []string
+		shape   map[string][]int
+		wantErr []string
+		is      error
+	}{
+		{
+			name:    "missing layer tensor",
+			hide:    []string{"model.layers.1.input_layernorm.weight"},
+			wantErr: []string{"layer 1: missing tensor input_layernorm.weight"},
+			is:      ErrMissingTensor,
+		},
+		{
+			name:    "missing qwen2 bias",
+			hide:    []string{"model.layers.0.self_attn.k_proj.bias"},
+			wantErr: []string{"layer 0: missing tensor self_attn.k_proj.bias"},
+			is:      ErrMissingTensor,
+		},
+		{
+			name:    "missing embedding",
+			hide:    []string{"model.embed_tokens.weight"},
+			wantErr: []string{"missing tensor model.embed_tokens.weight"},
+			is:      ErrMissingTensor,
+		},
+		{
+			name:    "wrong shape",
+			shape:   map[string][]int{"model.layers.1.self_attn.q_proj.weight": {64, 32}},
+			wantErr: []string{"layer 1: self_attn.q_proj.weight has shape [64 32], want [64 64]"},
+			is:      ErrShape,
+		},
+		{
+			name:  "two problems reported together",
+			hide:  []string{"model.norm.weight"},
+			shape: map[string][]int{"model.layers.0.mlp.down_proj.weight": {160, 64}},
+			wantErr: []string{
+				"layer 0: mlp.down_proj.weight has shape [160 64], want [64 160]",
+				"missing tensor model.norm.weight",
+			},
+			is: ErrShape,
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := alteredReader{TensorReader: ck, hide: map[string]bool{}, shape: tc.shape}
+			for _, h := range tc.hide {
+				r.hide[h] = true
+			}
+			_, err := New(spec, r, nil)
+			require.Error(t, err)
+			require.True(t, errors.Is(err, tc.is), "error %v is not %v", err, tc.is)
+			for _, want := range tc.wantErr {
+				require.Contains(t, err.Error(), want)
+			}
+		})
+	}
+}
+
+func TestBadLoadInputs(t *testing.T) {
+	tests := []struct {
+		name    string
+		dir     string
+		wantErr string
+	}{
+		{"no directory", filepath.Join(modelsDir, "nonexistent"), "load model"},
+		{"no checkpoint", "../../testdata", "load model"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, _, err := Load(tc.dir, nil)
+			require.ErrorContains(t, err, tc.wantErr)
+		})
+	}
+}
+
+func TestLogitsRejectsBadIDs(t *testing.T) {
+	m := loadModel(t, "qwen3")
+	tests := []struct {
+		name    string
+		ids     []int32
+		adapter *Adapter
+		wantErr string
+	}{
+		{"empty", nil, nil, "no token ids"},
+		{"id past the vocabulary", []int32{1, 512}, nil, "token 1 is id 512, want 0 <= id < vocab size 512"},
+		{"negative id", []int32{-1}, nil, "token 0 is id -1"},
+		{"adapter for a missing layer", []int32{1}, &Adapter{Modules: []LoRAModule{{Layer: 5, Module: ModuleQ, Rank: 1}}}, "layer 5 out of range"},
+		{"adapter with wrong A size", []int32{1}, &Adapter{Modules: []LoRAModule{{Layer: 0, Module: ModuleQ, Rank: 2, A: make([]float32, 3), B: make([]float32, 256)}}}, "want A [2 64] and B [128 2]"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := m.Logits(t.Context(), tc.ids, tc.adapter)
+			require.ErrorContains(t, err, tc.wantErr)
+		})
+	}
+}
