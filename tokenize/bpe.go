@@ -1,0 +1,371 @@
+package tokenize
+
+import (
+	"container/heap"
+	"fmt"
+	"sync"
+	"unicode/utf8"
+)
+
+// token is one model output: an id and its byte range inside the word it came from.
+type token struct {
+	id         int
+	start, end int
+}
+
+// model turns one pre-tokenized word into tokens.
+type model interface {
+	tokenize(word string, dst []token) []token
+	tokenToID(tok string) (int, bool)
+	idToToken(id int) (string, bool)
+	size() int
+	forEachID(f func(id int))
+}
+
+type mergeVal struct{ rank, newID int32 }
+
+// bpe is the BPE model, SentencePiece-style options included.
+type bpe struct {
+	vocab        map[string]int
+	vocabR       map[int]string
+	merges       map[uint64]mergeVal
+	unk          string
+	unkID        int // -1 without an unk token
+	prefix       string
+	suffix       string
+	fuseUnk      bool
+	byteFallback bool
+	ignoreMerges bool
+
+	// raw is set when a ByteLevel pre-tokenizer feeds the model: words are raw bytes, rawVocab
+	// is the vocabulary with byte-level keys mapped back to bytes, and rawInit gives the initial
+	// symbols of each byte.
+	raw      bool
+	rawVocab map[string]int
+	rawInit  [256]rawSym
+
+	cache wordCache
+}
+
+// rawSym is how one byte starts out: a vocabulary id, byte-fallback ids, or unknown.
+type rawSym struct {
+	ids []int32
+	unk bool
+}
+
+func pairKey(a, b int32) uint64 { return uint64(uint32(a))<<32 | uint64(uint32(b)) }
+
+func (m *bpe) tokenToID(tok string) (int, bool) { id, ok := m.vocab[tok]; return id, ok }
+func (m *bpe) idToToken(id int) (string, bool)  { s, ok := m.vocabR[id]; return s, ok }
+func (m *bpe) size() int                        { return len(m.vocab) }
+func (m *bpe) forEachID(f func(int)) {
+	for _, id := range m.vocab {
+		f(id)
+	}
+}
+
+// setRaw switches the model to raw-byte input.
+func (m *bpe) setRaw() {
+	m.raw = true
+	m.rawVocab = make(map[string]int, len(m.vocab))
+	var buf []byte
+	for tok, id := range m.vocab {
+		b, ok := byteLevelDecode(tok, buf[:0])
+		if !ok {
+			continue // unreachable from byte-level input
+		}
+		buf = b
+		m.rawVocab[string(b)] = id
+	}
+	for c := 0; c < 256; c++ {
+		s := byteToCharStr[c]
+		if id, ok := m.vocab[s]; ok {
+			m.rawInit[c] = rawSym{ids: []int32{int32(id)}}
+			continue
+		}
+		if ids, ok := m.fallbackIDs(s); ok {
+			m.rawInit[c] = rawSym{ids: ids}
+			continue
+		}
+		m.rawInit[c] = rawSym{unk: true}
+	}
+}
+
+// fallbackIDs returns the <0xXX> tokens of the bytes of s when all exist.
+func (m *bpe) fallbackIDs(s string) ([]int32, bool) {
+	if !m.byteFallback {
+		return nil, false
+	}
+	ids := make([]int32, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		id, ok := m.vocab[fmt.Sprintf("<0x%02X>", s[i])]
+		if !ok {
+			return nil, false
+		}
+		ids = append(ids, int32(id))
+	}
+	return ids, true
+}
+
+type symbol struct {
+	id         int32
+	prev, next int32
+	len        int32
+}
+
+type mergeItem struct {
+	rank, pos, newID int32
+}
+
+type mergeHeap []mergeItem
+
+func (h mergeHeap) Len() int { return len(h) }
+func (h mergeHeap) Less(i, j int) bool {
+	if h[i].rank != h[j].rank {
+		return h[i].rank < h[j].rank
+	}
+	return h[i].pos < h[j].pos
+}
+func (h mergeHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *mergeHeap) Push(x any)   { *h = append(*h, x.(mergeItem)) }
+func (h *mergeHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
+
+// word is the symbol list being merged.
+type word struct {
+	syms  []symbol
+	heap  mergeHeap
+	unkID int32
+	unkOn bool
+	unkLn int32
+}
+
+func (w *word) add(id int32, n int32) {
+	k := int32(len(w.syms))
+	w.syms = append(w.syms, symbol{id: id, prev: k - 1, next: k + 1, len: n})
+}
+
+// pushUnk follows the Rust crate's handling of unknown characters, fused or not.
+func (w *word) pushUnk(m *bpe, n int32) {
+	if m.unkID < 0 {
+		return
+	}
+	switch {
+	case w.unkOn && m.fuseUnk:
+		w.unkLn += n
+	case w.unkOn:
+		w.add(w.unkID, w.unkLn)
+		w.unkLn = n
+	default:
+		w.unkOn, w.unkID, w.unkLn = true, int32(m.unkID), n
+	}
+}
+
+func (w *word) flushUnk() {
+	if w.unkOn {
+		w.add(w.unkID, w.unkLn)
+		w.unkOn = false
+	}
+}
+
+var wordPool = sync.Pool{New: func() any { return &word{} }}
+
+// initWord builds the initial symbols of s (Rust's merge_word before merging).
+func (m *bpe) initWord(s string, w *word) {
+	if m.raw {
+		for i := 0; i < len(s); i++ {
+			r := &m.rawInit[s[i]]
+			if r.unk {
+				w.pushUnk(m, 1)
+				continue
+			}
+			if len(r.ids) == 1 {
+				w.flushUnk()
+				w.add(r.ids[0], 1)
+				continue
+			}
+			// Byte fallback does not flush a pending unknown, as in the Rust crate.
+			for k, id := range r.ids {
+				n := int32(0)
+				if k == 0 {
+					n = 1
+				}
+				w.add(id, n)
+			}
+		}
+		w.flushUnk()
+		return
+	}
+	for i := 0; i < len(s); {
+		_, size := utf8.DecodeRuneInString(s[i:])
+		piece := s[i : i+size]
+		if i > 0 && m.prefix != "" {
+			piece = m.prefix + piece
+		}
+		if i+size == len(s) && m.suffix != "" {
+			piece += m.suffix
+		}
+		if id, ok := m.vocab[piece]; ok {
+			w.flushUnk()
+			w.add(int32(id), int32(size))
+		} else if ids, ok := m.fallbackIDs(piece); ok {
+			for _, id := range ids {
+				w.add(id, 1)
+			}
+		} else {
+			w.pushUnk(m, int32(size))
+		}
+		i += size
+	}
+	w.flushUnk()
+}
+
+// mergeAll applies merges by rank, leftmost first, exactly as the Rust crate's Word::merge_all.
+func (m *bpe) mergeAll(w *word) {
+	syms := w.syms
+	if len(syms) < 2 {
+		return
+	}
+	w.heap = w.heap[:0]
+	for i := 0; i+1 < len(syms); i++ {
+		if v, ok := m.merges[pairKey(syms[i].id, syms[i+1].id)]; ok {
+			w.heap = append(w.heap, mergeItem{v.rank, int32(i), v.newID})
+		}
+	}
+	heap.Init(&w.heap)
+	n := int32(len(syms))
+	for w.heap.Len() > 0 {
+		top := heap.Pop(&w.heap).(mergeItem)
+		cur := &syms[top.pos]
+		if cur.len == 0 && cur.id == -1 || cur.next >= n || cur.next < 0 {
+			continue
+		}
+		if cur.id == -1 {
+			continue
+		}
+		right := syms[cur.next]
+		v, ok := m.merges[pairKey(cur.id, right.id)]
+		if !ok || v.newID != top.newID {
+			continue
+		}
+		nextPos := cur.next
+		cur.id = top.newID
+		cur.len += right.len
+		cur.next = right.next
+		syms[nextPos].id = -1
+		syms[nextPos].len = 0
+		if right.next >= 0 && right.next < n {
+			syms[right.next].prev = top.pos
+		}
+		if cur.prev >= 0 {
+			p := syms[cur.prev]
+			if v, ok := m.merges[pairKey(p.id, cur.id)]; ok {
+				heap.Push(&w.heap, mergeItem{v.rank, cur.prev, v.newID})
+			}
+		}
+		if cur.next >= 0 && cur.next < n {
+			nx := syms[cur.next]
+			if v, ok := m.merges[pairKey(cur.id, nx.id)]; ok {
+				heap.Push(&w.heap, mergeItem{v.rank, top.pos, v.newID})
+			}
+		}
+	}
+}
+
+const maxCachedWord = 256
+
+func (m *bpe) tokenize(s string, dst []token) []token {
+	if len(s) == 0 {
+		return dst
+	}
+	if m.ignoreMerges {
+		v := m.vocab
+		if m.raw {
+			v = m.rawVocab
+		}
+		if id, ok := v[s]; ok {
+			return append(dst, token{id: id, start: 0, end: len(s)})
+		}
+	}
+	if len(s) < maxCachedWord {
+		if pieces, ok := m.cache.get(s); ok {
+			return appendPieces(dst, pieces)
+		}
+	}
+	w := wordPool.Get().(*word)
+	w.syms = w.syms[:0]
+	w.unkOn = false
+	m.initWord(s, w)
+	m.mergeAll(w)
+	pieces := make([]piece, 0, len(w.syms))
+	for i := 0; i < len(w.syms); {
+		sy := w.syms[i]
+		pieces = append(pieces, piece{id: sy.id, len: sy.len})
+		if sy.next <= int32(i) {
+			break
+		}
+		i = int(sy.next)
+	}
+	wordPool.Put(w)
+	if len(s) < maxCachedWord {
+		m.cache.put(s, pieces)
+	}
+	return appendPieces(dst, pieces)
+}
+
+func appendPieces(dst []token, pieces []piece) []token {
+	off := 0
+	for _, p := range pieces {
+		dst = append(dst, token{id: int(p.id), start: off, end: off + int(p.len)})
+		off += int(p.len)
+	}
+	return dst
+}
+
+// piece is a cached token of a word: its id and byte length.
+type piece struct{ id, len int32 }
+
+// wordCache is a bounded, concurrency-safe cache of word tokenizations. Like the Rust crate's
+// cache it stops accepting entries when full instead of evicting.
+type wordCache struct {
+	shards [16]cacheShard
+}
+
+type cacheShard struct {
+	mu sync.RWMutex
+	m  map[string][]piece
+}
+
+const cacheShardCap = 8192
+
+func shardOf(s string) int {
+	h := uint32(2166136261)
+	for i := 0; i < len(s); i++ {
+		h = (h ^ uint32(s[i])) * 16777619
+	}
+	return int(h & 15)
+}
+
+func (c *wordCache) get(s string) ([]piece, bool) {
+	sh := &c.shards[shardOf(s)]
+	sh.mu.RLock()
+	p, ok := sh.m[s]
+	sh.mu.RUnlock()
+	return p, ok
+}
+
+func (c *wordCache) put(s string, p []piece) {
+	sh := &c.shards[shardOf(s)]
+	sh.mu.Lock()
+	if sh.m == nil {
+		sh.m = make(map[string][]piece)
+	}
+	if len(sh.m) < cacheShardCap {
+		sh.m[s] = p
+	}
+	sh.mu.Unlock()
+}

@@ -1,0 +1,16 @@
+// Package tokenize is a pure-Go implementation of Hugging Face tokenizers: it reads
+// tokenizer.json (BPE, byte-level or SentencePiece-style, WordPiece, WordLevel and Unigram
+// models with their normalizers, pre-tokenizers, post-processors, decoders and added tokens),
+// tokenizer_config.json and generation_config.json, and produces the same ids and the same
+// decoded text as the Rust tokenizers crate that transformers uses.
+//
+// Any tokenizer.json feature it does not implement is a load error naming the component and
+// its JSON path (wrapping ErrUnsupported), never a silent difference.
+//
+//	tok, err := tokenize.Load("path/to/model")
+//	if err != nil { ... }
+//	ids := tok.Encode("Hello world", true)
+//	text := tok.Decode(ids, true)
+//
+// For streaming generation, NewStreamDecoder turns ids into text as soon as the text is final.
+package tokenize

@@ -1,0 +1,205 @@
+package tokenize
+
+import (
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
+)
+
+// normalizer rewrites text before pre-tokenization, keeping the alignment to the original.
+type normalizer interface {
+	normalize(n ntext) ntext
+}
+
+// unicodeNorm is one of NFC, NFD, NFKC, NFKD.
+type unicodeNorm struct{ form norm.Form }
+
+func (u unicodeNorm) normalize(n ntext) ntext {
+	if u.form.IsNormalString(n.s) {
+		return n
+	}
+	var b builder
+	var it norm.Iter
+	it.InitString(u.form, n.s)
+	for !it.Done() {
+		start := it.Pos()
+		out := it.Next()
+		end := it.Pos()
+		a, e := n.origRange(start, end)
+		// Keep per-character alignment when the segment maps one character to itself.
+		b.add(string(out), [2]int{a, e})
+	}
+	return b.text(n.first)
+}
+
+// lowercase maps every character to its lowercase form as Rust's char::to_lowercase does.
+type lowercase struct{}
+
+func (lowercase) normalize(n ntext) ntext {
+	changed := false
+	for _, c := range n.s {
+		if unicode.ToLower(c) != c || c == 'İ' {
+			changed = true
+			break
+		}
+	}
+	if !changed {
+		return n
+	}
+	return mapRunes(n, func(c rune, dst []byte) []byte {
+		if c == 'İ' {
+			return append(dst, "i\u0307"...)
+		}
+		return utf8.AppendRune(dst, unicode.ToLower(c))
+	})
+}
+
+// strip removes leading and/or trailing whitespace.
+type strip struct{ left, right bool }
+
+func (s strip) normalize(n ntext) ntext {
+	a, b := 0, len(n.s)
+	if s.left {
+		t := strings.TrimLeftFunc(n.s, unicode.IsSpace)
+		a = len(n.s) - len(t)
+	}
+	if s.right {
+		t := strings.TrimRightFunc(n.s[a:], unicode.IsSpace)
+		b = a + len(t)
+	}
+	return n.slice(a, b)
+}
+
+// stripAccents removes combining marks.
+type stripAccents struct{}
+
+func (stripAccents) normalize(n ntext) ntext {
+	has := false
+	for _, c := range n.s {
+		if unicode.Is(unicode.M, c) {
+			has = true
+			break
+		}
+	}
+	if !has {
+		return n
+	}
+	return mapRunes(n, func(c rune, dst []byte) []byte {
+		if unicode.Is(unicode.M, c) {
+			return dst
+		}
+		return utf8.AppendRune(dst, c)
+	})
+}
+
+// replace substitutes every match of a pattern with content.
+type replace struct {
+	m       matcher
+	content string
+}
+
+func (r replace) normalize(n ntext) ntext {
+	return replaceMatches(n, r.m.findAll(n.s, nil), r.content)
+}
+
+func replaceMatches(n ntext, ms [][2]int, content string) ntext {
+	if len(ms) == 0 {
+		return n
+	}
+	var b builder
+	prev := 0
+	copyRange := func(from, to int) {
+		for i := from; i < to; {
+			_, size := utf8.DecodeRuneInString(n.s[i:])
+			if i+size > to {
+				size = to - i
+			}
+			b.add(n.s[i:i+size], n.charRange(i, size))
+			i += size
+		}
+	}
+	for _, m := range ms {
+		copyRange(prev, m[0])
+		a, e := n.origRange(m[0], m[1])
+		b.add(content, [2]int{a, e})
+		prev = m[1]
+	}
+	copyRange(prev, len(n.s))
+	return b.text(n.first)
+}
+
+// prepend inserts a fixed string before non-empty text.
+type prepend struct{ s string }
+
+func (p prepend) normalize(n ntext) ntext {
+	if n.s == "" || p.s == "" {
+		return n
+	}
+	return prependText(n, p.s)
+}
+
+// bertNormalizer is BERT's cleaning, CJK spacing, accent stripping and lowercasing.
+type bertNormalizer struct {
+	cleanText, chineseChars, stripAccents, lowercase bool
+}
+
+func isBertControl(c rune) bool {
+	if c == '\t' || c == '\n' || c == '\r' {
+		return false
+	}
+	return unicode.In(c, unicode.Cc, unicode.Cf, unicode.Co, unicode.Cs) || !unicode.In(c, unicode.L, unicode.M, unicode.N, unicode.P, unicode.S, unicode.Z, unicode.C)
+}
+
+func isBertWhitespace(c rune) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || unicode.Is(unicode.Zs, c)
+}
+
+func isChineseChar(c rune) bool {
+	return (c >= 0x4E00 && c <= 0x9FFF) || (c >= 0x3400 && c <= 0x4DBF) || (c >= 0x20000 && c <= 0x2A6DF) ||
+		(c >= 0x2A700 && c <= 0x2B73F) || (c >= 0x2B740 && c <= 0x2B81F) || (c >= 0x2B920 && c <= 0x2CEAF) ||
+		(c >= 0xF900 && c <= 0xFAFF) || (c >= 0x2F800 && c <= 0x2FA1F)
+}
+
+func (bn bertNormalizer) normalize(n ntext) ntext {
+	if bn.cleanText {
+		n = mapRunes(n, func(c rune, dst []byte) []byte {
+			if c == 0 || c == 0xFFFD || isBertControl(c) {
+				return dst
+			}
+			if isBertWhitespace(c) {
+				return append(dst, ' ')
+			}
+			return utf8.AppendRune(dst, c)
+		})
+	}
+	if bn.chineseChars {
+		n = mapRunes(n, func(c rune, dst []byte) []byte {
+			if isChineseChar(c) {
+				dst = append(dst, ' ')
+				dst = utf8.AppendRune(dst, c)
+				return append(dst, ' ')
+			}
+			return utf8.AppendRune(dst, c)
+		})
+	}
+	if bn.stripAccents {
+		n = unicodeNorm{norm.NFD}.normalize(n)
+		n = stripAccents{}.normalize(n)
+	}
+	if bn.lowercase {
+		n = lowercase{}.normalize(n)
+	}
+	return n
+}
+
+// normSequence applies normalizers in order.
+type normSequence []normalizer
+
+func (s normSequence) normalize(n ntext) ntext {
+	for _, x := range s {
+		n = x.normalize(n)
+	}
+	return n
+}
