@@ -25,7 +25,8 @@ func TestLoRAGradientMatchesReference(t *testing.T) {
 			dir := filepath.Join(modelsDir, name)
 			m := loadModel(t, name)
 			s := m.Spec
-			adapter := tmpAdapter(t, filepath.Join(dir, "lora")).sorted()
+			adapter, err := LoadAdapter(filepath.Join(dir, "lora"), s)
+			require.NoError(t, err)
 			ids := readExpected(t, dir, "logits.json").IDs
 			T := len(ids)
 			targets := make([]int32, T)

@@ -64,7 +64,9 @@ func TestLogitsMatchReference(t *testing.T) {
 			for _, file := range []string{"logits.json", "logits_lora.json"} {
 				var adapter *Adapter
 				if file == "logits_lora.json" {
-					adapter = tmpAdapter(t, filepath.Join(dir, "lora"))
+					var err error
+					adapter, err = LoadAdapter(filepath.Join(dir, "lora"), m.Spec)
+					require.NoError(t, err)
 				}
 				want := readExpected(t, dir, file)
 				got, err := m.Logits(context.Background(), want.IDs, adapter)
