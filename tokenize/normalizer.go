@@ -23,13 +23,42 @@ func (u unicodeNorm) normalize(n ntext) ntext {
 	var b builder
 	var it norm.Iter
 	it.InitString(u.form, n.s)
+	var in [][2]int
 	for !it.Done() {
 		start := it.Pos()
 		out := it.Next()
 		end := it.Pos()
-		a, e := n.origRange(start, end)
-		// Keep per-character alignment when the segment maps one character to itself.
-		b.add(string(out), [2]int{a, e})
+		// Align output characters to input characters the way the Rust crate's transform does:
+		// a composed character takes the range of the first character it replaces, the
+		// characters it swallowed vanish, and expansions repeat the last input character.
+		in = in[:0]
+		for i := start; i < end; {
+			_, size := utf8.DecodeRuneInString(n.s[i:])
+			in = append(in, n.charRange(i, size))
+			i += size
+		}
+		m := utf8.RuneCount(out)
+		k := len(in)
+		for i, j := 0, 0; i < len(out); j++ {
+			_, size := utf8.DecodeRune(out[i:])
+			var src int
+			switch {
+			case k == 0:
+				src = -1
+			case m <= k:
+				if j > 0 {
+					src = j + k - m
+				}
+			default:
+				src = min(j, k-1)
+			}
+			r := [2]int{n.base + start, n.base + start}
+			if src >= 0 {
+				r = in[src]
+			}
+			b.add(string(out[i:i+size]), r)
+			i += size
+		}
 	}
 	return b.text(n.first)
 }

@@ -139,17 +139,16 @@ func (p scanParams) findAll(s string, dst [][2]int) [][2]int {
 	return dst
 }
 
-// isFoldS reports whether c matches 's' case-insensitively (Unicode simple case folding).
+// contractionLen returns the length of the contraction ('s, 're, ...) at s[i], or 0.
 func contractionLen(s string, i int, fold bool) int {
 	if i+1 >= len(s) {
 		return 0
 	}
 	c := s[i+1]
 	if fold {
+		// Oniguruma folds ASCII letters only here: "'ſ" (U+017F) is no contraction.
 		if c >= 'A' && c <= 'Z' {
 			c += 'a' - 'A'
-		} else if c == 0xC5 && i+2 < len(s) && s[i+2] == 0xBF { // U+017F LATIN SMALL LETTER LONG S
-			return 3
 		}
 	}
 	switch c {
