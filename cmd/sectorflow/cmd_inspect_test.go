@@ -1,0 +1,80 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestInspect(t *testing.T) {
+	tests := []struct {
+		model string
+		want  []string
+	}{
+		{"llama", []string{
+			"architecture:      LlamaForCausalLM",
+			"parameters:        151872 (151.9K)", // 2*512*64 + 2*(2*64 + 2*64*64 + 2*32*64 + 3*64*160) + 64
+			"layers:            2",
+			"heads:             4",
+			"kv heads:          2",
+			"head dim:          16",
+			"vocab:             512",
+			"context length:    131072",
+			"rope:              theta 500000, llama3 (factor 8, low 1, high 4, original context 8192)",
+			"LoRA r=4 alpha=8",
+		}},
+		{"llama_bf16", []string{"dtype:             bfloat16 (stored BF16)"}},
+		{"qwen3", []string{"architecture:      Qwen3ForCausalLM", "head dim:          32", "tied embeddings:   true"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.model, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			require.Equal(t, 0, runMain([]string{"inspect", filepath.Join(modelsDir, tc.model)}, nil, &out, &errb), errb.String())
+			for _, w := range tc.want {
+				require.Contains(t, out.String(), w)
+			}
+		})
+	}
+}
+
+func TestInspectJSON(t *testing.T) {
+	var out, errb bytes.Buffer
+	require.Equal(t, 0, runMain([]string{"inspect", "--json", filepath.Join(modelsDir, "qwen2")}, nil, &out, &errb), errb.String())
+	var rep struct {
+		Architecture string `json:"architecture"`
+		Parameters   int64  `json:"parameters"`
+		KVHeads      int    `json:"kv_heads"`
+		Adapter      *struct {
+			Rank int `json:"r"`
+		} `json:"adapter"`
+	}
+	require.NoError(t, json.Unmarshal(out.Bytes(), &rep))
+	require.Equal(t, "Qwen2ForCausalLM", rep.Architecture)
+	require.Equal(t, 2, rep.KVHeads)
+	require.NotNil(t, rep.Adapter)
+	require.Equal(t, 4, rep.Adapter.Rank)
+	// tied: 512*64 + 2*(2*64 + 64*64+64 + 2*(32*64+32) + 64*64 + 3*64*160) + 64
+	require.Equal(t, int64(32768+2*(128+4160+2*2080+4096+30720)+64), rep.Parameters)
+}
+
+func TestInspectErrors(t *testing.T) {
+	tests := []struct {
+		name     string
+		args     []string
+		wantCode int
+		wantErr  string
+	}{
+		{"no dir", []string{"inspect"}, 2, "usage: sectorflow inspect"},
+		{"not a model", []string{"inspect", "../../testdata"}, 1, "config"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			require.Equal(t, tc.wantCode, runMain(tc.args, nil, &out, &errb))
+			require.Contains(t, errb.String(), tc.wantErr)
+		})
+	}
+}

@@ -1,0 +1,82 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+const modelsDir = "../../testdata/models"
+
+func TestLogitsCommandMatchesReference(t *testing.T) {
+	tests := []struct {
+		name     string
+		model    string
+		adapter  bool
+		expected string
+	}{
+		{"llama", "llama", false, "logits.json"},
+		{"qwen3 with adapter", "qwen3", true, "logits_lora.json"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := filepath.Join(modelsDir, tc.model)
+			data, err := os.ReadFile(filepath.Join(dir, "expected", tc.expected))
+			require.NoError(t, err)
+			var want struct {
+				IDs    []int       `json:"ids"`
+				Logits [][]float64 `json:"logits"`
+			}
+			require.NoError(t, json.Unmarshal(data, &want))
+			ids := make([]string, len(want.IDs))
+			for i, id := range want.IDs {
+				ids[i] = strconv.Itoa(id)
+			}
+			args := []string{"logits", "--model", dir, "--ids", strings.Join(ids, ",")}
+			if tc.adapter {
+				args = append(args, "--adapter", filepath.Join(dir, "lora"))
+			}
+			var out, errb bytes.Buffer
+			require.Equal(t, 0, runMain(args, nil, &out, &errb), errb.String())
+			var got struct {
+				Logits [][]float64 `json:"logits"`
+			}
+			require.NoError(t, json.Unmarshal(out.Bytes(), &got))
+			require.Len(t, got.Logits, len(want.Logits))
+			for i := range want.Logits {
+				require.Len(t, got.Logits[i], len(want.Logits[i]))
+				for j := range want.Logits[i] {
+					require.LessOrEqual(t, math.Abs(got.Logits[i][j]-want.Logits[i][j]), 1e-4, "position %d, logit %d", i, j)
+				}
+			}
+		})
+	}
+}
+
+func TestLogitsCommandErrors(t *testing.T) {
+	tests := []struct {
+		name     string
+		args     []string
+		wantCode int
+		wantErr  string
+	}{
+		{"no flags", []string{"logits"}, 2, "usage: sectorflow logits"},
+		{"bad id", []string{"logits", "--model", filepath.Join(modelsDir, "llama"), "--ids", "1,x"}, 1, `item 2 is "x"`},
+		{"id past vocab", []string{"logits", "--model", filepath.Join(modelsDir, "llama"), "--ids", "1,600"}, 1, "want 0 <= id < vocab size 512"},
+		{"missing model", []string{"logits", "--model", filepath.Join(modelsDir, "none"), "--ids", "1"}, 1, "load model"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			require.Equal(t, tc.wantCode, runMain(tc.args, nil, &out, &errb))
+			require.Contains(t, errb.String(), tc.wantErr)
+		})
+	}
+}
