@@ -9,18 +9,23 @@ import (
 )
 
 // runeTokenizer is a hand-checkable tokenizer: one token per rune (id = code point), "<e>" is the
-// single token 1000, and addSpecial prepends BOS 999 with an empty byte range.
-type runeTokenizer struct{}
+// single token eot (default 1000), and addSpecial prepends BOS bos (default 999) with an empty
+// byte range.
+type runeTokenizer struct{ bos, eot int }
 
-func (runeTokenizer) EncodeWithOffsets(text string, addSpecial bool) ([]int, [][2]int) {
+func (r runeTokenizer) EncodeWithOffsets(text string, addSpecial bool) ([]int, [][2]int) {
+	bos, eot := r.bos, r.eot
+	if bos == 0 {
+		bos, eot = 999, 1000
+	}
 	var ids []int
 	var offs [][2]int
 	if addSpecial {
-		ids, offs = append(ids, 999), append(offs, [2]int{0, 0})
+		ids, offs = append(ids, bos), append(offs, [2]int{0, 0})
 	}
 	for i := 0; i < len(text); {
 		if strings.HasPrefix(text[i:], "<e>") {
-			ids, offs = append(ids, 1000), append(offs, [2]int{i, i + 3})
+			ids, offs = append(ids, eot), append(offs, [2]int{i, i + 3})
 			i += 3
 			continue
 		}

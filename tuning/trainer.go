@@ -165,56 +165,74 @@ type stepResult struct {
 	tokens             int
 }
 
-// step runs one optimizer step: up to GradAccum micro-batches of the current epoch, gradients
-// summed and divided by the number of target tokens across all of them, clipped, then AdamW.
-func (t *trainer) step(ctx context.Context) (stepResult, error) {
-	var r stepResult
+// accumulated is the outcome of one step's micro-batches before the optimizer sees it.
+type accumulated struct {
+	grads   [][]float32 // sum over micro-batches of d(sum of token losses)/dparam, divided by targets
+	lossSum float64     // sum of token losses
+	targets int         // target tokens across all micro-batches
+	tokens  int         // non-padding tokens
+}
+
+// accumulate runs up to GradAccum micro-batches of the current epoch and returns their gradient
+// normalised by the number of target tokens across all of them: the gradient of the mean loss
+// per target token of the whole step, however unevenly the tokens fall into micro-batches.
+func (t *trainer) accumulate(ctx context.Context) (accumulated, error) {
+	var a accumulated
 	if t.state.MicroBatch >= len(t.plan(t.state.Epoch)) {
 		t.state.Epoch++
 		t.state.MicroBatch = 0
 	}
 	plan := t.plan(t.state.Epoch)
-	var sumGrads [][]float32
-	var lossSum float64
-	targets := 0
 	for k := 0; k < t.o.GradAccum && t.state.MicroBatch < len(plan); k++ {
 		b := buildBatch(t.train, plan[t.state.MicroBatch], t.o.MaxSeqLen)
 		seed := int64(t.rng.Uint64() >> 1)
 		losses, grads, err := t.st.run(ctx, b, true, seed)
 		if err != nil {
-			return r, err
+			return a, err
 		}
 		for _, l := range losses {
-			lossSum += float64(l)
+			a.lossSum += float64(l)
 		}
-		if sumGrads == nil {
-			sumGrads = grads
+		if a.grads == nil {
+			a.grads = grads
 		} else {
 			for i := range grads {
 				for j, v := range grads[i] {
-					sumGrads[i][j] += v
+					a.grads[i][j] += v
 				}
 			}
 		}
-		targets += b.TargetTokens
+		a.targets += b.TargetTokens
 		for _, s := range b.Segments {
 			if s != 0 {
-				r.tokens++
+				a.tokens++
 			}
 		}
 		t.state.MicroBatch++
 	}
-	if targets == 0 {
-		return r, fmt.Errorf("step %d: expected target tokens in the batch, found none: %w", t.state.Step+1, ErrNoTargets)
+	if a.targets == 0 {
+		return a, fmt.Errorf("step %d: expected target tokens in the batch, found none: %w", t.state.Step+1, ErrNoTargets)
 	}
-	inv := float32(1 / float64(targets))
-	for _, g := range sumGrads {
+	inv := float32(1 / float64(a.targets))
+	for _, g := range a.grads {
 		for j := range g {
 			g[j] *= inv
 		}
 	}
-	r.loss = lossSum / float64(targets)
-	r.gradNorm = clipGlobalNorm(sumGrads, t.o.MaxGradNorm)
+	return a, nil
+}
+
+// step runs one optimizer step: accumulate, clip by global norm, then AdamW at the scheduled
+// learning rate.
+func (t *trainer) step(ctx context.Context) (stepResult, error) {
+	var r stepResult
+	a, err := t.accumulate(ctx)
+	if err != nil {
+		return r, err
+	}
+	r.tokens = a.tokens
+	r.loss = a.lossSum / float64(a.targets)
+	r.gradNorm = clipGlobalNorm(a.grads, t.o.MaxGradNorm)
 	f, err := lrFactor(t.o.Schedule, t.state.Step, t.o.WarmupSteps, t.state.TotalSteps)
 	if err != nil {
 		return r, err
@@ -222,7 +240,7 @@ func (t *trainer) step(ctx context.Context) (stepResult, error) {
 	r.lr = t.o.LearningRate * f
 	opt := AdamW{Beta1: t.o.Beta1, Beta2: t.o.Beta2, Eps: t.o.Eps, WeightDecay: t.o.WeightDecay}
 	for i, p := range t.set.params() {
-		adamWStep(opt, r.lr, t.state.Step+1, p, sumGrads[i], &t.opt[i])
+		adamWStep(opt, r.lr, t.state.Step+1, p, a.grads[i], &t.opt[i])
 	}
 	t.state.Step++
 	t.state.LastLoss = r.loss

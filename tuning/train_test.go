@@ -1,0 +1,355 @@
+package tuning
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/sectorflow/sdk/internal/model"
+)
+
+// testCodec tokenizes one rune per token with the llama fixture's BOS (504) and <|eot_id|> (508),
+// so tests do not depend on the BPE tokenizer.
+func testCodec() *codec {
+	return &codec{tok: runeTokenizer{bos: 504, eot: 508}, chat: tinyTemplate{}, eos: []int{508}}
+}
+
+func writeJSONL(t *testing.T, lines ...any) string {
+	t.Helper()
+	var b strings.Builder
+	for _, l := range lines {
+		data, err := json.Marshal(l)
+		require.NoError(t, err)
+		b.Write(data)
+		b.WriteByte('\n')
+	}
+	path := filepath.Join(t.TempDir(), "data.jsonl")
+	require.NoError(t, os.WriteFile(path, []byte(b.String()), 0o644))
+	return path
+}
+
+func defaults(t *testing.T, o Options) Options {
+	t.Helper()
+	r, err := o.withDefaults()
+	require.NoError(t, err)
+	return r
+}
+
+func sumLoss(l []float32) float64 {
+	var s float64
+	for _, x := range l {
+		s += float64(x)
+	}
+	return s
+}
+
+// TestPackingIsolation: a packed row gives every sample exactly the loss (and the gradient) it has
+// when it runs alone.
+func TestPackingIsolation(t *testing.T) {
+	m := loadFixture(t, "qwen2")
+	set := fixtureAdapter(t, m, "qwen2")
+	st, err := newStepper(m, set, 0)
+	require.NoError(t, err)
+	c := testCodec()
+	var samples []Sample
+	for _, text := range []string{"the cat sat", "on a mat, quietly", "x"} {
+		ids, _ := c.tok.EncodeWithOffsets(text, true)
+		s := Sample{IDs: toInt32(ids), Targets: make([]bool, len(ids))}
+		for i := 1; i < len(ids); i++ {
+			s.Targets[i] = true
+		}
+		samples = append(samples, s)
+	}
+	ctx := context.Background()
+	packed := buildBatch(samples, batchPlan{{0, 1, 2}}, 64)
+	pl, pg, err := st.run(ctx, packed, true, 0)
+	require.NoError(t, err)
+	var aloneGrads [][]float32
+	for i := range samples {
+		alone := buildBatch(samples, batchPlan{{i}}, 64)
+		al, ag, err := st.run(ctx, alone, true, 0)
+		require.NoError(t, err)
+		var segLoss float64
+		for p, seg := range packed.Segments {
+			if int(seg) == i+1 {
+				segLoss += float64(pl[p])
+			}
+		}
+		require.InDelta(t, sumLoss(al), segLoss, 1e-4, "sample %d", i)
+		if aloneGrads == nil {
+			aloneGrads = ag
+		} else {
+			for k := range ag {
+				for j := range ag[k] {
+					aloneGrads[k][j] += ag[k][j]
+				}
+			}
+		}
+	}
+	for k := range pg {
+		require.Less(t, relErr(pg[k], aloneGrads[k]), 1e-4, "tensor %d", k)
+	}
+}
+
+// TestGradAccumNormalisation: 4 micro-batches of uneven length accumulate to exactly the gradient
+// and loss of one batch holding all 4 (mean over all target tokens, not a mean of means).
+func TestGradAccumNormalisation(t *testing.T) {
+	m := loadFixture(t, "llama")
+	c := testCodec()
+	var exs []Example
+	for _, p := range [][2]string{{"a", "b"}, {"hello there", "general kenobi, long answer"}, {"q", "r s"}, {"mid size", "reply!"}} {
+		exs = append(exs, Example{Line: len(exs) + 1, Shape: ShapePromptCompletion, Prompt: p[0], Completion: p[1]})
+	}
+	samples, _, err := Prepare(exs, c.tok, nil, "mem", &PrepareOptions{EOSIDs: c.eos})
+	require.NoError(t, err)
+	base := Options{Rank: 4, Targets: []string{"all-linear"}, Seed: 3, MaxSteps: 1}
+
+	o1 := base
+	o1.BatchSize, o1.GradAccum = 1, 4
+	accum, err := newTrainer(m, samples, nil, t.TempDir(), defaults(t, o1))
+	require.NoError(t, err)
+	// B must be non-zero for the gradient of A to be, so start both from the fixture adapter.
+	fixture := fixtureAdapter(t, m, "llama")
+	for i := range accum.set.Modules {
+		copy(accum.set.Modules[i].A, fixture.Modules[i].A)
+		copy(accum.set.Modules[i].B, fixture.Modules[i].B)
+	}
+	a1, err := accum.accumulate(context.Background())
+	require.NoError(t, err)
+
+	o2 := base
+	o2.BatchSize, o2.GradAccum = 4, 1
+	one, err := newTrainer(m, samples, nil, t.TempDir(), defaults(t, o2))
+	require.NoError(t, err)
+	one.set = fixture
+	one.st.set = fixture
+	a2, err := one.accumulate(context.Background())
+	require.NoError(t, err)
+
+	require.Equal(t, a2.targets, a1.targets)
+	require.InDelta(t, a2.lossSum/float64(a2.targets), a1.lossSum/float64(a1.targets), 1e-5)
+	for k := range a1.grads {
+		require.Less(t, relErr(a1.grads[k], a2.grads[k]), 1e-4, "tensor %d", k)
+	}
+
+	// The naive normalisation (mean of the 4 micro-batch means) differs here, so the test can fail.
+	var meanOfMeans float64
+	for _, s := range samples {
+		b := buildBatch(samples, batchPlan{{indexOf(samples, s)}}, 2048)
+		l, _, err := one.st.run(context.Background(), b, false, 0)
+		require.NoError(t, err)
+		meanOfMeans += sumLoss(l) / float64(b.TargetTokens) / 4
+	}
+	require.Greater(t, math.Abs(meanOfMeans-a1.lossSum/float64(a1.targets)), 1e-3)
+}
+
+func indexOf(samples []Sample, s Sample) int {
+	for i := range samples {
+		if &samples[i].IDs[0] == &s.IDs[0] {
+			return i
+		}
+	}
+	return -1
+}
+
+func qaPairs() []map[string]string {
+	words := []string{"red", "blue", "gold", "mint", "pink", "gray", "teal", "plum",
+		"sand", "rust", "navy", "lime", "jade", "ruby", "onyx", "opal"}
+	var out []map[string]string
+	for i, w := range words {
+		out = append(out, map[string]string{"prompt": fmt.Sprintf("Q%02d?", i), "completion": w})
+	}
+	return out
+}
+
+// TestResumeEquivalence: a run interrupted after a checkpoint and resumed writes the same adapter,
+// to the bit, as a run that was never interrupted (with dropout, accumulation and epochs crossing).
+func TestResumeEquivalence(t *testing.T) {
+	m := loadFixture(t, "llama")
+	var lines []any
+	for _, p := range qaPairs()[:7] {
+		lines = append(lines, p)
+	}
+	data := writeJSONL(t, lines...)
+	o := Options{Rank: 4, Targets: []string{"q_proj", "v_proj", "down_proj"}, Dropout: 0.1, BatchSize: 2, GradAccum: 2,
+		MaxSteps: 5, CheckpointEvery: 2, LearningRate: 1e-2, WarmupSteps: 1, Schedule: ScheduleCosine, Seed: 11}
+
+	straight := t.TempDir()
+	_, err := train(context.Background(), m, testCodec(), data, straight, defaults(t, o))
+	require.NoError(t, err)
+
+	interrupted := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	oi := o
+	oi.OnEvent = func(e Event) {
+		if e.Kind == EventCheckpoint && e.Step == 2 {
+			cancel()
+		}
+	}
+	_, err = train(ctx, m, testCodec(), data, interrupted, defaults(t, oi))
+	require.ErrorIs(t, err, context.Canceled)
+	_, err = os.Stat(filepath.Join(interrupted, checkpointsDir, checkpointName(2), AdapterWeightsFile))
+	require.NoError(t, err, "the cancelled run keeps its last checkpoint")
+
+	or := o
+	or.Resume = interrupted
+	res, err := train(context.Background(), m, testCodec(), data, interrupted, defaults(t, or))
+	require.NoError(t, err)
+	require.Equal(t, filepath.Join(interrupted, checkpointsDir, checkpointName(2)), res.ResumedFrom)
+	require.Equal(t, 5, res.Steps)
+
+	want, err := os.ReadFile(filepath.Join(straight, AdapterWeightsFile))
+	require.NoError(t, err)
+	got, err := os.ReadFile(filepath.Join(interrupted, AdapterWeightsFile))
+	require.NoError(t, err)
+	require.Equal(t, want, got, "resumed adapter differs from the uninterrupted one")
+
+	// Resuming with other options is refused rather than silently diverging.
+	bad := o
+	bad.Resume, bad.LearningRate = interrupted, 5e-3
+	_, err = train(context.Background(), m, testCodec(), data, t.TempDir(), defaults(t, bad))
+	require.ErrorIs(t, err, ErrBadOption)
+	require.ErrorContains(t, err, "other options or data")
+}
+
+// adapterOf converts the trained set into the forward pass's adapter.
+func adapterOf(s *loraSet) *model.Adapter {
+	a := &model.Adapter{}
+	for _, m := range s.Modules {
+		a.Modules = append(a.Modules, model.LoRAModule{Layer: m.Layer, Module: m.Target, Rank: s.Rank, A: m.A, B: m.B, Scale: float32(s.Scale())})
+	}
+	return a
+}
+
+// greedy decodes up to n tokens with the adapter and stops after eos.
+func greedy(t *testing.T, m *model.Model, a *model.Adapter, ids []int32, eos int32, n int) []int32 {
+	t.Helper()
+	var out []int32
+	for range n {
+		logits, err := m.Logits(context.Background(), ids, a)
+		require.NoError(t, err)
+		last := logits[len(logits)-1]
+		best := 0
+		for i, v := range last {
+			if v > last[best] {
+				best = i
+			}
+		}
+		out = append(out, int32(best))
+		ids = append(ids, int32(best))
+		if int32(best) == eos {
+			break
+		}
+	}
+	return out
+}
+
+// TestLearnsQA: the tiny llama learns 16 question/answer pairs, answering each exactly and then
+// emitting EOS, under greedy decoding.
+func TestLearnsQA(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains for a few seconds")
+	}
+	m := loadFixture(t, "llama")
+	var lines []any
+	for _, p := range qaPairs() {
+		lines = append(lines, p)
+	}
+	data := writeJSONL(t, lines...)
+	out := t.TempDir()
+	var losses []float64
+	o := Options{Rank: 16, Alpha: 32, Targets: []string{"all-linear"}, BatchSize: 16, MaxSteps: 120,
+		LearningRate: 1e-2, Schedule: ScheduleConstant, Seed: 1,
+		OnEvent: func(e Event) {
+			if e.Kind == EventStep {
+				losses = append(losses, e.Loss)
+			}
+		}}
+	c := testCodec()
+	res, err := train(context.Background(), m, c, data, out, defaults(t, o))
+	require.NoError(t, err)
+	t.Logf("loss %.4f -> %.4f after %d steps", losses[0], losses[len(losses)-1], res.Steps)
+
+	set, err := newLoRASet(dimsOf(m.Spec), []string{"all-linear"}, 16, 32, false, 0)
+	require.NoError(t, err)
+	require.NoError(t, readAdapterWeights(filepath.Join(out, AdapterWeightsFile), set))
+	a := adapterOf(set)
+	for _, p := range qaPairs() {
+		ids, _ := c.tok.EncodeWithOffsets(p["prompt"], true)
+		got := greedy(t, m, a, toInt32(ids), 508, 8)
+		want := toInt32(func() []int { w, _ := c.tok.EncodeWithOffsets(p["completion"], false); return w }())
+		want = append(want, 508)
+		require.Equal(t, want, got, "answer to %s", p["prompt"])
+	}
+}
+
+func TestTrainBadInputs(t *testing.T) {
+	m := loadFixture(t, "llama")
+	good := writeJSONL(t, map[string]string{"prompt": "a", "completion": "b"})
+	tests := []struct {
+		name   string
+		data   string
+		opts   Options
+		target error
+		msg    string
+	}{
+		{"dataset errors", writeJSONL(t, map[string]any{"messages": []any{}}, map[string]string{"prompt": "x", "completion": "y"}),
+			Options{}, ErrInvalidDataset, "line 1: empty conversation"},
+		{"unknown target", good, Options{Targets: []string{"qkv_proj"}}, ErrBadOption, `target module "qkv_proj"`},
+		{"negative rank", good, Options{Rank: -1}, ErrBadOption, "rank: expected a positive integer, found -1"},
+		{"no target tokens", good, Options{MaxSeqLen: 2, Truncate: true}, ErrNoTargets, "found none"},
+		{"bad schedule", good, Options{Schedule: "step"}, ErrBadOption, `found "step"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			o, err := tc.opts.withDefaults()
+			if err == nil {
+				_, err = train(context.Background(), m, testCodec(), tc.data, t.TempDir(), o)
+			}
+			require.Error(t, err)
+			require.True(t, errors.Is(err, tc.target), "got %v", err)
+			require.ErrorContains(t, err, tc.msg)
+		})
+	}
+}
+
+// TestDropout: dropout changes the gradient, deterministically per seed, and never the eval loss.
+func TestDropout(t *testing.T) {
+	m := loadFixture(t, "llama")
+	set := fixtureAdapter(t, m, "llama")
+	ids := promptIDs(t, "llama")
+	s := Sample{IDs: ids, Targets: make([]bool, len(ids))}
+	for i := 1; i < len(ids); i++ {
+		s.Targets[i] = true
+	}
+	b := buildBatch([]Sample{s}, batchPlan{{0}}, 64)
+	ctx := context.Background()
+	plain, err := newStepper(m, set, 0)
+	require.NoError(t, err)
+	drop, err := newStepper(m, set, 0.5)
+	require.NoError(t, err)
+	_, g0, err := plain.run(ctx, b, true, 1)
+	require.NoError(t, err)
+	_, g1, err := drop.run(ctx, b, true, 1)
+	require.NoError(t, err)
+	_, g1again, err := drop.run(ctx, b, true, 1)
+	require.NoError(t, err)
+	_, g2, err := drop.run(ctx, b, true, 2)
+	require.NoError(t, err)
+	require.Equal(t, g1, g1again)
+	require.NotEqual(t, g0[0], g1[0])
+	require.NotEqual(t, g1[0], g2[0])
+	l0, _, err := plain.run(ctx, b, false, 1)
+	require.NoError(t, err)
+	l1, _, err := drop.run(ctx, b, false, 7)
+	require.NoError(t, err)
+	require.Equal(t, l0, l1)
+}
