@@ -1,0 +1,251 @@
+package sectorflow
+
+import (
+	"regexp"
+	"strings"
+)
+
+// fieldKeywords gate findFields: a field name worth a look contains one of them.
+var fieldKeywords = []string{"pass", "secret", "token", "key", "credential"}
+
+// fieldKeyRE finds candidate field names; classifyKey decides whether one names a secret.
+var fieldKeyRE = regexp.MustCompile(`(?i)[a-z0-9_.\-]*(?:pass|secret|token|key|credential)[a-z0-9_.\-]*`)
+
+// fieldStrength says how sure a field name is to hold a secret.
+type fieldStrength int
+
+const (
+	notSecret fieldStrength = iota
+	// weakField names often hold non-secrets too (token counts, tokenizer special tokens, file
+	// paths of credentials): short, numeric, path-like or <special> values are left alone.
+	weakField
+	// strongField names always hold a secret (password, client_secret): any real value goes.
+	strongField
+)
+
+// specialTokenPrefixes are the tokenizer fields whose names end in "token" but hold vocabulary
+// entries such as "</s>", common in LLM configs and training logs.
+var specialTokenPrefixes = []string{
+	"eos", "bos", "pad", "unk", "sep", "cls", "mask", "start", "end", "stop", "next", "first",
+	"last", "special", "image", "audio", "video", "boi", "eoi", "boa", "eoa", "think", "fim",
+	"additional", "decoder", "middle", "prefix", "suffix",
+}
+
+// specialTokenField reports whether key (normalised to norm) names a tokenizer special token:
+// "eos_token", "padToken", "decoder_start_token", but not "backend_token".
+func specialTokenField(key, norm string) bool {
+	words := fieldWords(key)
+	for _, p := range specialTokenPrefixes {
+		if norm == p+"token" {
+			return true
+		}
+		if len(words) >= 2 && words[len(words)-1] == "token" && words[len(words)-2] == p {
+			return true
+		}
+	}
+	return false
+}
+
+// fieldWords splits a field name into lower-case words at separators and camelCase humps.
+func fieldWords(key string) []string {
+	var words []string
+	var cur []byte
+	flush := func() {
+		if len(cur) > 0 {
+			words = append(words, strings.ToLower(string(cur)))
+			cur = cur[:0]
+		}
+	}
+	for i := 0; i < len(key); i++ {
+		c := key[i]
+		switch {
+		case c == '_' || c == '-' || c == '.':
+			flush()
+		case c >= 'A' && c <= 'Z' && i > 0 && key[i-1] >= 'a' && key[i-1] <= 'z':
+			flush()
+			cur = append(cur, c)
+		default:
+			cur = append(cur, c)
+		}
+	}
+	flush()
+	return words
+}
+
+// classifyKey says whether a field name holds a secret, and which kind.
+func classifyKey(key string) (string, fieldStrength) {
+	k := strings.ToLower(strings.TrimLeft(key, "-"))
+	if len(k) > 64 {
+		return "", notSecret
+	}
+	norm := strings.NewReplacer("_", "", "-", "", ".", "").Replace(k)
+	switch {
+	case strings.HasSuffix(norm, "password"), strings.HasSuffix(norm, "passwd"),
+		strings.HasSuffix(norm, "passphrase"):
+		return kindPassword, strongField
+	case k == "pass", strings.HasSuffix(k, "_pass"), strings.HasSuffix(k, "-pass"), strings.HasSuffix(k, ".pass"):
+		return kindPassword, strongField
+	case strings.HasSuffix(norm, "privatekey"):
+		return kindPrivateKey, strongField
+	case strings.HasSuffix(norm, "apikey"):
+		return kindAPIKey, strongField
+	case strings.HasSuffix(norm, "secret"), strings.HasSuffix(norm, "secretkey"),
+		strings.HasSuffix(norm, "accesskey"), strings.HasSuffix(norm, "authkey"),
+		strings.HasSuffix(norm, "signingkey"), strings.HasSuffix(norm, "encryptionkey"),
+		strings.HasSuffix(norm, "masterkey"), strings.HasSuffix(norm, "accountkey"):
+		return kindSecret, strongField
+	case strings.HasSuffix(norm, "token"):
+		if specialTokenField(key, norm) {
+			return "", notSecret
+		}
+		return kindToken, weakField
+	case strings.HasSuffix(norm, "credential"), strings.HasSuffix(norm, "credentials"):
+		return kindSecret, weakField
+	}
+	return "", notSecret
+}
+
+// findFields appends the spans of values of secret-named fields: key=value, key: value (YAML),
+// "key": "value" (JSON, also JSON escaped inside a string), 'key': 'value', key => value and
+// --key value.
+func findFields(s string, spans []span) []span {
+	for _, m := range fieldKeyRE.FindAllStringIndex(s, -1) {
+		key := s[m[0]:m[1]]
+		kind, strength := classifyKey(key)
+		if strength == notSecret {
+			continue
+		}
+		start, end, ok := fieldValue(s, m[0], m[1])
+		if !ok || !secretValue(s[start:end], strength) {
+			continue
+		}
+		spans = append(spans, span{start: start, end: end, kind: kind, prio: kindPrio[kind]})
+	}
+	return spans
+}
+
+// fieldValue locates the value that follows the field name s[keyStart:keyEnd].
+func fieldValue(s string, keyStart, keyEnd int) (start, end int, ok bool) {
+	i := keyEnd
+	// The closing quote of a quoted key.
+	switch {
+	case strings.HasPrefix(s[i:], `\"`):
+		i += 2
+	case i < len(s) && (s[i] == '"' || s[i] == '\''):
+		i++
+	}
+	i = skipBlanks(s, i)
+	sep := ""
+	for _, op := range []string{"=>", ":=", ":", "="} {
+		if strings.HasPrefix(s[i:], op) {
+			sep = op
+			break
+		}
+	}
+	if sep == "" {
+		// --password hunter2
+		if !strings.HasPrefix(s[keyStart:], "-") || i == keyEnd || i >= len(s) || s[i] == '-' {
+			return 0, 0, false
+		}
+		sep = " "
+	} else {
+		i += len(sep)
+	}
+	if sep == ":" && i < len(s) && s[i] == ':' { // Go's :: or C++ scope, not a field
+		return 0, 0, false
+	}
+	i = skipBlanks(s, i)
+	if i >= len(s) {
+		return 0, 0, false
+	}
+	lineEnd := len(s)
+	if j := strings.IndexAny(s[i:], "\r\n"); j >= 0 {
+		lineEnd = i + j
+	}
+	switch {
+	case strings.HasPrefix(s[i:], `\"`): // JSON inside a JSON string
+		start = i + 2
+		if j := strings.Index(s[start:lineEnd], `\"`); j >= 0 {
+			return start, start + j, true
+		}
+		return start, lineEnd, true
+	case s[i] == '"':
+		start = i + 1
+		for j := start; j < lineEnd; j++ {
+			switch s[j] {
+			case '\\':
+				j++
+			case '"':
+				return start, j, true
+			}
+		}
+		return start, lineEnd, true
+	case s[i] == '\'':
+		start = i + 1
+		if j := strings.IndexByte(s[start:lineEnd], '\''); j >= 0 {
+			return start, start + j, true
+		}
+		return start, lineEnd, true
+	}
+	start = i
+	if sep == ":" && yamlLineStart(s, keyStart) {
+		// key: value at the start of a line is YAML: the value runs to the end of the line, less
+		// a comment.
+		end = lineEnd
+		if j := strings.Index(s[start:end], " #"); j >= 0 {
+			end = start + j
+		}
+		end = start + len(strings.TrimRight(s[start:end], " \t"))
+		return start, end, end > start
+	}
+	end = start
+	for end < lineEnd && !strings.ContainsRune(" \t,;&\"'`", rune(s[end])) {
+		end++
+	}
+	for end > start && strings.IndexByte(")]}>", s[end-1]) >= 0 {
+		end--
+	}
+	return start, end, end > start
+}
+
+// yamlLineStart reports whether only indentation or a list dash precedes s[at] on its line.
+func yamlLineStart(s string, at int) bool {
+	lineStart := strings.LastIndexAny(s[:at], "\r\n") + 1
+	prefix := strings.TrimSpace(s[lineStart:at])
+	return prefix == "" || prefix == "-"
+}
+
+func skipBlanks(s string, i int) int {
+	for i < len(s) && (s[i] == ' ' || s[i] == '\t') {
+		i++
+	}
+	return i
+}
+
+// secretValue rejects values that are placeholders, references or, for weak field names,
+// clearly not secrets.
+func secretValue(v string, strength fieldStrength) bool {
+	if v == "" || strings.HasPrefix(v, "[REDACTED:") {
+		return false
+	}
+	lv := strings.ToLower(v)
+	switch lv {
+	case "null", "nil", "none", "true", "false", "undefined", "{", "[", "[]", "{}", `""`, "''":
+		return false
+	}
+	switch {
+	case strings.HasPrefix(v, "${"), strings.HasPrefix(v, "{{"), strings.HasPrefix(v, "$("),
+		strings.HasPrefix(v, "%("), strings.HasPrefix(v, "<"), strings.HasPrefix(v, "{"):
+		return false // a reference, template or placeholder, not a value
+	case strings.Trim(v, "*xX•.") == "":
+		return false // already masked
+	}
+	if strength == strongField {
+		return true
+	}
+	if len(v) < 8 || strings.HasPrefix(v, "[") || strings.HasPrefix(v, "/") ||
+		strings.HasPrefix(v, "./") || strings.HasPrefix(v, "~/") || strings.HasPrefix(v, "$") {
+		return false
+	}
+	return strings.Trim(v, "0123456789.,_+-eE") != "" // numbers are counts, not tokens
+}

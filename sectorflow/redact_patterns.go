@@ -1,0 +1,158 @@
+package sectorflow
+
+import (
+	"encoding/base64"
+	"regexp"
+	"strings"
+)
+
+// The kinds of "[REDACTED:<kind>]" markers. Earlier kinds win when matches overlap, so the more
+// specific name is reported (a GitHub token in a TOKEN= variable is a github-token).
+const (
+	kindPrivateKey   = "private-key"
+	kindAWSKeyID     = "aws-access-key-id"
+	kindAWSSecret    = "aws-secret-access-key"
+	kindGCPAPIKey    = "gcp-api-key"
+	kindAzureKey     = "azure-key"
+	kindAzureSAS     = "azure-sas"
+	kindGitHub       = "github-token"
+	kindGitLab       = "gitlab-token"
+	kindSlackToken   = "slack-token"
+	kindSlackWebhook = "slack-webhook"
+	kindStripe       = "stripe-key"
+	kindAnthropic    = "anthropic-key"
+	kindOpenAI       = "openai-key"
+	kindHuggingFace  = "huggingface-token"
+	kindJWT          = "jwt"
+	kindAuth         = "authorization"
+	kindURLPassword  = "url-password"
+	kindPassword     = "password"
+	kindAPIKey       = "api-key"
+	kindToken        = "token"
+	kindSecret       = "secret"
+	kindUnstable     = "unredactable"
+)
+
+// allKinds lists the kinds in priority order.
+var allKinds = []string{
+	kindPrivateKey, kindAWSKeyID, kindAWSSecret, kindGCPAPIKey, kindAzureKey, kindAzureSAS,
+	kindGitHub, kindGitLab, kindSlackToken, kindSlackWebhook, kindStripe, kindAnthropic, kindOpenAI,
+	kindHuggingFace, kindJWT, kindAuth, kindURLPassword, kindPassword, kindAPIKey, kindToken,
+	kindSecret, kindUnstable,
+}
+
+var kindPrio = func() map[string]int {
+	m := map[string]int{}
+	for i, k := range allKinds {
+		m[k] = i
+	}
+	return m
+}()
+
+// rule is one built-in pattern.
+type rule struct {
+	kind string
+	// keywords are lower-case literals of which the text must contain one before the regexp
+	// runs; they keep clean log lines cheap.
+	keywords []string
+	re       *regexp.Regexp
+	// group is the submatch to replace; 0 replaces the whole match.
+	group int
+	// valid, when set, rejects a candidate (the replaced part) that only looks like a secret.
+	valid func(string) bool
+}
+
+var rules = []rule{
+	{kind: kindPrivateKey, keywords: []string{"private key"},
+		re: regexp.MustCompile(`-----BEGIN[ A-Z0-9]*PRIVATE KEY[ A-Z0-9]*-----(?s:.*?)(?:-----END[ A-Z0-9]*PRIVATE KEY[ A-Z0-9]*-----|\z)`)},
+	{kind: kindAWSKeyID, keywords: []string{"akia", "asia", "abia", "acca", "a3t"},
+		re: regexp.MustCompile(`\b(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}\b`)},
+	{kind: kindAWSSecret, keywords: []string{"secret_access_key", "secretaccesskey", "secret-access-key", "aws_secret", "awssecret"},
+		re:    regexp.MustCompile(`(?i)(?:aws_?secret_?(?:access_?)?key|secret_?access_?key|(?:aws-)?secret-access-key)\\?["']?\s*(?:=>|:=|[:=])\s*\\?["']?([A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+]|\z)`),
+		group: 1},
+	{kind: kindGCPAPIKey, keywords: []string{"aiza"},
+		re: regexp.MustCompile(`AIza[0-9A-Za-z_\-]{35}`)},
+	{kind: kindAzureKey, keywords: []string{"accountkey=", "sharedaccesskey="},
+		re: regexp.MustCompile(`(?i)(?:AccountKey|SharedAccessKey)=([^;\s"']+)`), group: 1},
+	{kind: kindAzureSAS, keywords: []string{"sharedaccesssignature="},
+		re: regexp.MustCompile(`(?i)SharedAccessSignature=([^;\s"']+)`), group: 1},
+	{kind: kindAzureSAS, keywords: []string{"sig="},
+		re: regexp.MustCompile(`[?&]sig=([A-Za-z0-9%+/=_\-]{16,})`), group: 1},
+	{kind: kindGitHub, keywords: []string{"ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"},
+		re: regexp.MustCompile(`\b(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})\b`)},
+	{kind: kindGitLab, keywords: []string{"glpat-", "gldt-", "glrt-", "glptt-", "glft-", "glsoat-", "glcbt-", "gloas-", "glimt-", "glagent-"},
+		re: regexp.MustCompile(`\bgl(?:pat|dt|rt|ptt|ft|soat|cbt|oas|imt|agent)-[0-9A-Za-z_\-]{20,}`)},
+	{kind: kindSlackToken, keywords: []string{"xox"},
+		re: regexp.MustCompile(`\bxox[abeoprs]-[0-9A-Za-z\-]{10,}`)},
+	{kind: kindSlackWebhook, keywords: []string{"hooks.slack.com"},
+		re: regexp.MustCompile(`hooks\.slack\.com/(?:services|workflows|triggers)/([A-Za-z0-9_/+\-]+)`), group: 1},
+	{kind: kindStripe, keywords: []string{"sk_live_", "sk_test_", "rk_live_", "rk_test_", "whsec_"},
+		re: regexp.MustCompile(`\b(?:(?:sk|rk)_(?:live|test)_[0-9A-Za-z]{10,}|whsec_[0-9A-Za-z+/=]{20,})`)},
+	{kind: kindAnthropic, keywords: []string{"sk-ant-"},
+		re: regexp.MustCompile(`\bsk-ant-[A-Za-z0-9_\-]{20,}`)},
+	{kind: kindOpenAI, keywords: []string{"sk-"},
+		re:    regexp.MustCompile(`\bsk-[A-Za-z0-9_\-]{20,}`),
+		valid: func(s string) bool { return hasDigit(s[3:]) && (hasUpper(s[3:]) || hasLower(s[3:])) }},
+	{kind: kindHuggingFace, keywords: []string{"hf_", "api_org_"},
+		re:    regexp.MustCompile(`\b(?:hf_|api_org_)[A-Za-z0-9]{30,}\b`),
+		valid: func(s string) bool { return hasUpper(s[3:]) && hasLower(s[3:]) }},
+	{kind: kindJWT, keywords: []string{"eyj"},
+		re: regexp.MustCompile(`\beyJ[A-Za-z0-9_\-]{10,}\.eyJ[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]*`)},
+	{kind: kindAuth, keywords: []string{"authorization"},
+		re:    regexp.MustCompile(`(?i)\b(?:proxy-)?authorization\\?["']?\s*[:=]\s*\\?["']?(?:(?:bearer|basic|token|digest|negotiate|ntlm|apikey|key)\s+)?([^\s"'\\,;]+)`),
+		group: 1},
+	{kind: kindAuth, keywords: []string{"bearer"},
+		re: regexp.MustCompile(`(?i)\bbearer\s+([A-Za-z0-9\-._~+/]{16,}=*)`), group: 1},
+	{kind: kindAuth, keywords: []string{"basic"},
+		re: regexp.MustCompile(`(?i)\bbasic\s+([A-Za-z0-9+/]{8,}={0,2})(?:[^A-Za-z0-9+/=]|\z)`), group: 1,
+		valid: func(s string) bool {
+			b, err := base64.StdEncoding.DecodeString(s)
+			return err == nil && strings.Contains(string(b), ":")
+		}},
+	{kind: kindURLPassword, keywords: []string{"://"},
+		re: regexp.MustCompile(`\b[A-Za-z][A-Za-z0-9+.\-]{1,30}://[^\s:/?#@"'<>\[\]]*:([^\s/?#"'<>]+)@`), group: 1},
+}
+
+// findPatterns appends the spans of the built-in patterns found in s.
+func findPatterns(s string, spans []span) []span {
+	lower := strings.ToLower(s)
+	for _, r := range rules {
+		hit := false
+		for _, k := range r.keywords {
+			if strings.Contains(lower, k) {
+				hit = true
+				break
+			}
+		}
+		if !hit {
+			continue
+		}
+		for _, m := range r.re.FindAllStringSubmatchIndex(s, -1) {
+			start, end := m[2*r.group], m[2*r.group+1]
+			if start < 0 || start == end {
+				continue
+			}
+			if r.valid != nil && !r.valid(s[start:end]) {
+				continue
+			}
+			spans = append(spans, span{start: start, end: end, kind: r.kind, prio: kindPrio[r.kind]})
+		}
+	}
+	if containsAny(lower, fieldKeywords) {
+		spans = findFields(s, spans)
+	}
+	return spans
+}
+
+func containsAny(s string, subs []string) bool {
+	for _, k := range subs {
+		if strings.Contains(s, k) {
+			return true
+		}
+	}
+	return false
+}
+
+func hasDigit(s string) bool { return strings.ContainsAny(s, "0123456789") }
+func hasUpper(s string) bool { return strings.ContainsAny(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") }
+func hasLower(s string) bool { return strings.ContainsAny(s, "abcdefghijklmnopqrstuvwxyz") }
