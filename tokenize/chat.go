@@ -365,7 +365,9 @@ type SpanError struct {
 	Reason       string
 }
 
-func (e *SpanError) Error() string { return fmt.Sprintf("assistant message %d: %s", e.MessageIndex, e.Reason) }
+func (e *SpanError) Error() string {
+	return fmt.Sprintf("assistant message %d: %s", e.MessageIndex, e.Reason)
+}
 
 // AssistantSpans renders the conversation with add_generation_prompt=false and returns one span
 // per assistant message, by prefix differences: for assistant message i, with
