@@ -11,7 +11,8 @@ const maxMarkerTokens = 4
 // offsets[i] of the text; it is a target when it overlaps one of spans (sorted, disjoint). After
 // each span the end-of-turn marker is a target too: the tokens that follow the span up to and
 // including the first one whose id is in stopIDs, looked for within a few tokens and before the
-// next span. A span that already ends with a stop token needs no extension. Tokens with an empty
+// next span. A span that already holds a stop token (tokenize.ChatTemplate.AssistantSpans
+// includes the marker) is trained through its last stop token, not the separator after it. Tokens with an empty
 // byte range (special tokens added by the tokenizer) are targets only as part of a marker.
 func TargetMask(ids []int, offsets [][2]int, spans []ByteSpan, stopIDs []int) []bool {
 	mask := make([]bool, len(ids))
@@ -23,14 +24,30 @@ func TargetMask(ids []int, offsets [][2]int, spans []ByteSpan, stopIDs []int) []
 		if sp.End <= sp.Start {
 			continue
 		}
-		last := -1
+		first, last, lastStop := -1, -1, -1
 		for t := range ids {
 			if offsets[t][1] > offsets[t][0] && offsets[t][0] < sp.End && offsets[t][1] > sp.Start {
-				mask[t] = true
+				if first < 0 {
+					first = t
+				}
 				last = t
+				if stop[ids[t]] {
+					lastStop = t
+				}
 			}
 		}
-		if last < 0 || stop[ids[last]] {
+		if first < 0 {
+			continue
+		}
+		if lastStop >= 0 {
+			// The span holds its own end-of-turn marker: train through it, not the separator
+			// some templates write after it ("<|im_end|>\n").
+			last = lastStop
+		}
+		for t := first; t <= last; t++ {
+			mask[t] = true
+		}
+		if lastStop >= 0 {
 			continue
 		}
 		nextStart := -1

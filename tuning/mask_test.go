@@ -27,6 +27,8 @@ func TestTargetMask(t *testing.T) {
 			[]bool{false, false, false, false, false, true, true, false, false}},
 		{"span already covers the marker", ids, offs, []ByteSpan{{12, 17}}, []int{9},
 			[]bool{false, false, false, false, false, true, true, true, false}},
+		{"span holding the marker and a separator stops at the marker", ids, offs, []ByteSpan{{12, 18}}, []int{9},
+			[]bool{false, false, false, false, false, true, true, true, false}},
 		{"partial overlap of a token counts", ids, offs, []ByteSpan{{6, 7}}, []int{9},
 			[]bool{false, false, true, true, false, false, false, false, false}},
 		{"two spans", ids, offs, []ByteSpan{{5, 7}, {12, 14}}, []int{9},

@@ -3,7 +3,6 @@ package tuning
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -174,6 +173,3 @@ func writeTrainingInfo(dir string, c *codec, o Options, res *Result) error {
 	}
 	return writeFileAtomic(filepath.Join(dir, TrainingInfoFile), append(data, '\n'))
 }
-
-// errNoTokenizer is returned until a model directory's tokenizer can be loaded.
-var errNoTokenizer = errors.New("tokenizer")

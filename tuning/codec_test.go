@@ -1,0 +1,100 @@
+package tuning
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/sectorflow/sdk/internal/hfconfig"
+	"github.com/sectorflow/sdk/internal/peft"
+	"github.com/sectorflow/sdk/tokenize"
+)
+
+// TestAssistantOnlyMasksRealTemplates: with the fixtures' real tokenizers and chat templates,
+// the targets are exactly the trained assistant turns' content and end-of-turn marker.
+func TestAssistantOnlyMasksRealTemplates(t *testing.T) {
+	tests := []struct {
+		model, want string
+	}{
+		{"llama", "Paris<|eot_id|>Lyon<|eot_id|>"},
+		{"qwen2", "Paris<|im_end|>Lyon<|im_end|>"},
+	}
+	ex := Example{Line: 1, Shape: ShapeChat, Messages: []Message{
+		{Role: "system", Content: "Answer briefly."},
+		{Role: "user", Content: "Capital of France?"},
+		{Role: "assistant", Content: "Paris", Weight: 1},
+		{Role: "user", Content: "And wrong answers?"},
+		{Role: "assistant", Content: "Berlin", Weight: 0},
+		{Role: "user", Content: "Third city?"},
+		{Role: "assistant", Content: "Lyon", Weight: 1},
+	}}
+	for _, tc := range tests {
+		t.Run(tc.model, func(t *testing.T) {
+			c, err := loadCodec(filepath.Join(fixtureDir, tc.model))
+			require.NoError(t, err)
+			samples, stats, err := Prepare([]Example{ex}, c.tok, c.chat, "mem", &PrepareOptions{EOSIDs: c.eos})
+			require.NoError(t, err)
+			var targets []int
+			for i, id := range samples[0].IDs {
+				if samples[0].Targets[i] {
+					targets = append(targets, int(id))
+				}
+			}
+			require.Equal(t, stats.TargetTokens, len(targets))
+			require.Equal(t, tc.want, c.tok.(*tokenize.Tokenizer).Decode(targets, false))
+		})
+	}
+}
+
+// TestTrainWritesPEFTAdapter trains two steps from a model directory and checks the output is a
+// PEFT adapter (keys, shapes, config) that validates against the model, with the serving files.
+func TestTrainWritesPEFTAdapter(t *testing.T) {
+	data := writeJSONL(t,
+		map[string]any{"messages": []map[string]any{{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}}},
+		map[string]any{"prompt": "2+2=", "completion": "4"},
+		map[string]any{"text": "just text"},
+	)
+	out := t.TempDir()
+	dir := filepath.Join(fixtureDir, "qwen3")
+	res, err := Train(context.Background(), dir, data, out, &Options{Rank: 2, Alpha: 4, Targets: []string{"q_proj", "down_proj"}, MaxSteps: 2, BatchSize: 2})
+	require.NoError(t, err)
+	require.Equal(t, 2, res.Steps)
+	require.Equal(t, Stats{Examples: 3, Tokens: res.Train.Tokens, TargetTokens: res.Train.TargetTokens}, res.Train)
+
+	var cfg map[string]any
+	raw, err := os.ReadFile(filepath.Join(out, AdapterConfigFile))
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(raw, &cfg))
+	require.Equal(t, "LORA", cfg["peft_type"])
+	require.Equal(t, "CAUSAL_LM", cfg["task_type"])
+	require.Equal(t, 2.0, cfg["r"])
+	require.Equal(t, 4.0, cfg["lora_alpha"])
+	require.Equal(t, []any{"q_proj", "down_proj"}, cfg["target_modules"])
+	require.Equal(t, "none", cfg["bias"])
+	require.Equal(t, false, cfg["use_rslora"])
+	require.Equal(t, dir, cfg["base_model_name_or_path"])
+
+	a, err := peft.Load(out)
+	require.NoError(t, err)
+	hc, err := hfconfig.Load(dir)
+	require.NoError(t, err)
+	require.NoError(t, a.Validate(hc))
+	require.Len(t, a.Modules, 2*hc.NumHiddenLayers)
+	q, ok := a.Module("model.layers.1.self_attn.q_proj")
+	require.True(t, ok)
+	require.Equal(t, [3]int{2, hc.HiddenSize, hc.NumAttentionHeads * hc.HeadDim}, [3]int{q.Rank, q.In, q.Out})
+
+	for _, f := range []string{"tokenizer.json", "tokenizer_config.json", TrainingInfoFile} {
+		_, err := os.Stat(filepath.Join(out, f))
+		require.NoError(t, err, f)
+	}
+	var info map[string]any
+	raw, err = os.ReadFile(filepath.Join(out, TrainingInfoFile))
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(raw, &info))
+	require.Equal(t, []any{507.0}, info["eos_token_ids"])
+}
