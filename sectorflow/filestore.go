@@ -161,8 +161,11 @@ func (d *FileDriver) ListObjects(ctx context.Context, tenant, prefix string) ite
 				}
 			}
 		}
+		// Kinds in name order, so that listings come out sorted by key, as on object stores.
+		kinds := Kinds()
+		slices.Sort(kinds)
 		for _, t := range tenants {
-			for _, kind := range Kinds() {
+			for _, kind := range kinds {
 				kp := string(kind) + "/"
 				if !strings.HasPrefix(kp, prefix) && !strings.HasPrefix(prefix, kp) {
 					continue
