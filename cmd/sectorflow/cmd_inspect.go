@@ -14,6 +14,7 @@ import (
 
 	"github.com/sectorflow/sdk/internal/hfconfig"
 	"github.com/sectorflow/sdk/internal/model"
+	"github.com/sectorflow/sdk/internal/peft"
 	"github.com/sectorflow/sdk/internal/safetensors"
 )
 
@@ -52,7 +53,7 @@ type adapterReport struct {
 	Alpha   float64  `json:"lora_alpha"`
 	RSLoRA  bool     `json:"use_rslora"`
 	Targets []string `json:"target_modules"`
-	Tensors int      `json:"tensors"`
+	Modules int      `json:"modules"`
 }
 
 func runInspect(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
@@ -120,7 +121,7 @@ func inspectDir(dir string) (*inspectReport, error) {
 	if rep.DType == "" && len(rep.StoredDTypes) == 1 {
 		rep.DType = rep.StoredDTypes[0]
 	}
-	rep.Adapter, err = inspectAdapter(dir)
+	rep.Adapter, err = inspectAdapter(dir, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -151,34 +152,26 @@ func describeWindows(ws []int) string {
 	return fmt.Sprintf("%d on %d of %d layers", w, n, len(ws))
 }
 
-// inspectAdapter describes the LoRA adapter in DIR/lora, or DIR itself when it holds
-// adapter_config.json; nil when there is none.
-func inspectAdapter(dir string) (*adapterReport, error) {
+// inspectAdapter describes the LoRA adapter in dir itself (when it holds adapter_config.json)
+// or in dir/lora, validated against the model's config; nil when there is none.
+func inspectAdapter(dir string, cfg *hfconfig.Config) (*adapterReport, error) {
 	for _, d := range []string{dir, filepath.Join(dir, "lora")} {
-		data, err := os.ReadFile(filepath.Join(d, "adapter_config.json"))
-		if errors.Is(err, os.ErrNotExist) {
+		if _, err := os.Stat(filepath.Join(d, peft.ConfigFile)); errors.Is(err, os.ErrNotExist) {
 			continue
 		}
+		a, err := peft.Load(d)
 		if err != nil {
 			return nil, err
 		}
-		var c struct {
-			R       int      `json:"r"`
-			Alpha   float64  `json:"lora_alpha"`
-			RSLoRA  bool     `json:"use_rslora"`
-			Targets []string `json:"target_modules"`
-		}
-		if err := json.Unmarshal(data, &c); err != nil {
-			return nil, fmt.Errorf("adapter %s: adapter_config.json: %w", d, err)
-		}
-		rep := &adapterReport{Dir: d, Rank: c.R, Alpha: c.Alpha, RSLoRA: c.RSLoRA, Targets: c.Targets}
-		if f, err := safetensors.Open(filepath.Join(d, "adapter_model.safetensors")); err == nil {
-			rep.Tensors = len(f.Names())
-			f.Close()
-		} else {
+		if err := a.Validate(cfg); err != nil {
 			return nil, fmt.Errorf("adapter %s: %w", d, err)
 		}
-		return rep, nil
+		c := a.Config
+		targets := c.TargetModules
+		if c.TargetRegex != "" {
+			targets = []string{c.TargetRegex}
+		}
+		return &adapterReport{Dir: d, Rank: c.R, Alpha: c.LoraAlpha, RSLoRA: c.UseRSLoRA, Targets: targets, Modules: len(a.Modules)}, nil
 	}
 	return nil, nil
 }
@@ -201,8 +194,8 @@ func printInspect(w io.Writer, r *inspectReport) {
 		{"tied embeddings", fmt.Sprint(r.TiedEmbeddings)},
 	}
 	if a := r.Adapter; a != nil {
-		rows = append(rows, [2]string{"adapter", fmt.Sprintf("%s: LoRA r=%d alpha=%g rslora=%v, %d tensors, targets %s",
-			a.Dir, a.Rank, a.Alpha, a.RSLoRA, a.Tensors, strings.Join(a.Targets, ","))})
+		rows = append(rows, [2]string{"adapter", fmt.Sprintf("%s: LoRA r=%d alpha=%g rslora=%v, %d modules, targets %s",
+			a.Dir, a.Rank, a.Alpha, a.RSLoRA, a.Modules, strings.Join(a.Targets, ","))})
 	} else {
 		rows = append(rows, [2]string{"adapter", "none"})
 	}

@@ -49,7 +49,7 @@ func runLogits(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 	defer m.Close()
 	var adapter *model.Adapter
 	if *adapterDir != "" {
-		if adapter, err = model.LoadAdapter(*adapterDir, m.Spec); err != nil {
+		if adapter, err = m.LoadAdapter(*adapterDir); err != nil {
 			return err
 		}
 	}

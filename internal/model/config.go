@@ -64,5 +64,6 @@ func Load(dir string, opts *Options) (*Model, *hfconfig.Config, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("load model %s: %w", dir, err)
 	}
+	m.Config = cfg
 	return m, cfg, nil
 }

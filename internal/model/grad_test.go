@@ -25,7 +25,7 @@ func TestLoRAGradientMatchesReference(t *testing.T) {
 			dir := filepath.Join(modelsDir, name)
 			m := loadModel(t, name)
 			s := m.Spec
-			adapter, err := LoadAdapter(filepath.Join(dir, "lora"), s)
+			adapter, err := m.LoadAdapter(filepath.Join(dir, "lora"))
 			require.NoError(t, err)
 			ids := readExpected(t, dir, "logits.json").IDs
 			T := len(ids)

@@ -65,7 +65,7 @@ func TestLogitsMatchReference(t *testing.T) {
 				var adapter *Adapter
 				if file == "logits_lora.json" {
 					var err error
-					adapter, err = LoadAdapter(filepath.Join(dir, "lora"), m.Spec)
+					adapter, err = m.LoadAdapter(filepath.Join(dir, "lora"))
 					require.NoError(t, err)
 				}
 				want := readExpected(t, dir, file)

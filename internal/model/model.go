@@ -10,6 +10,8 @@ import (
 	_ "github.com/gomlx/gomlx/backends/simplego" // the pure-Go backend
 	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
+
+	"github.com/sectorflow/sdk/internal/hfconfig"
 )
 
 // Model is an architecture instance with its base weights in host memory (float32), ready to
@@ -17,6 +19,8 @@ import (
 type Model struct {
 	// Spec describes the architecture instance.
 	Spec *Spec
+	// Config is the parsed config.json when the model was loaded from a directory, else nil.
+	Config *hfconfig.Config
 
 	names   []string
 	weights []*tensors.Tensor
