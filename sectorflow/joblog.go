@@ -1,0 +1,167 @@
+package sectorflow
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"regexp"
+	"sync"
+)
+
+// DefaultLogRetention is how long a job log is kept when the job does not ask otherwise: job
+// logs are stored as temporary objects (KindLog) that expire after it and are then removed by a
+// sweep. It is the Store's default for KindLog (DefaultLogTTL); a job that wants its log kept
+// longer says so explicitly with PutOptions.
+const DefaultLogRetention = DefaultLogTTL
+
+// maxJobLogLine bounds how much of a line without a newline the JobLogWriter holds before it
+// redacts and writes a part of it.
+const maxJobLogLine = 64 << 10
+
+// maxPEMBlock bounds how many bytes of an unterminated private-key block are held; past it the
+// block is censored and the rest of it dropped until its END line.
+const maxPEMBlock = 1 << 20
+
+var (
+	pemBeginRE = regexp.MustCompile(`-----BEGIN[ A-Z0-9]*PRIVATE KEY[ A-Z0-9]*-----`)
+	pemEndRE   = regexp.MustCompile(`-----END[ A-Z0-9]*PRIVATE KEY[ A-Z0-9]*-----`)
+)
+
+// JobLogWriter is the io.Writer that job output (engine logs, progress lines, a subprocess's
+// stdout) goes through before it is stored or shown. It redacts whole lines: bytes are held until
+// a newline ("\n" or "\r") arrives, so a secret split across two Write calls is still found.
+// The lines of a multi-line PEM private key are held until its END line and censored together.
+// A line longer than 64 KiB is redacted and written in parts cut at whitespace.
+//
+// Close writes what is held (redacted) and must be called when the job ends; it does not close
+// the underlying writer. JobLogWriter is safe for concurrent use; concurrent Writes are
+// serialised, and lines interleave only where writers split them.
+type JobLogWriter struct {
+	mu      sync.Mutex
+	w       io.Writer
+	r       Redactor
+	line    []byte // a line without its newline yet
+	block   []byte // the held lines of an unterminated private-key block
+	inBlock bool
+	drop    bool // inside an oversized private-key block: lines are dropped until its END
+	closed  bool
+	err     error // the first write error; later writes return it
+}
+
+// NewJobLogWriter returns a writer that redacts with r and writes to w. A nil r means a
+// PatternRedactor with no registered secrets.
+func NewJobLogWriter(w io.Writer, r Redactor) *JobLogWriter {
+	if r == nil {
+		r = defaultRedactor()
+	}
+	return &JobLogWriter{w: w, r: r}
+}
+
+// Write buffers p and writes every completed line, redacted. It returns len(p), or 0 and the
+// error of the underlying writer (which sticks: later calls return it too).
+func (j *JobLogWriter) Write(p []byte) (int, error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.closed {
+		return 0, fmt.Errorf("write job log: %w", os.ErrClosed)
+	}
+	if j.err != nil {
+		return 0, j.err
+	}
+	n := len(p)
+	for len(p) > 0 {
+		i := bytes.IndexAny(p, "\r\n")
+		if i < 0 {
+			j.line = append(j.line, p...)
+			break
+		}
+		j.line = append(j.line, p[:i+1]...)
+		p = p[i+1:]
+		j.processLine(j.line)
+		j.line = j.line[:0]
+	}
+	for len(j.line) > maxJobLogLine && j.err == nil {
+		// Cut at the last blank far enough from the end that a secret near the cut is whole
+		// on one side; a line with no blank is written whole.
+		cut := bytes.LastIndexAny(j.line[:len(j.line)-4096], " \t")
+		if cut < 0 {
+			cut = len(j.line) - 1
+		}
+		j.processLine(j.line[:cut+1])
+		j.line = append(j.line[:0], j.line[cut+1:]...)
+	}
+	if j.err != nil {
+		return 0, j.err
+	}
+	return n, nil
+}
+
+// processLine redacts and writes one line (with its newline, if it has one), holding the lines
+// of private-key blocks.
+func (j *JobLogWriter) processLine(line []byte) {
+	switch {
+	case j.drop:
+		if loc := pemEndRE.FindIndex(line); loc != nil {
+			j.drop = false
+			j.emit(j.r.Redact(string(line[loc[1]:])))
+		}
+	case j.inBlock:
+		j.block = append(j.block, line...)
+		if pemEndRE.Match(line) {
+			j.inBlock = false
+			j.emit(j.r.Redact(string(j.block)))
+			j.block = j.block[:0]
+		} else if len(j.block) > maxPEMBlock {
+			j.inBlock, j.drop = false, true
+			j.emit(j.r.Redact(string(j.block)) + "\n")
+			j.block = j.block[:0]
+		}
+	default:
+		if loc := pemBeginRE.FindIndex(line); loc != nil && !pemEndRE.Match(line[loc[1]:]) {
+			j.inBlock = true
+			j.block = append(j.block[:0], line...)
+			return
+		}
+		j.emit(j.r.Redact(string(line)))
+	}
+}
+
+func (j *JobLogWriter) emit(s string) {
+	if j.err != nil || s == "" {
+		return
+	}
+	if _, err := io.WriteString(j.w, s); err != nil {
+		j.err = fmt.Errorf("write job log: %w", err)
+	}
+}
+
+// Close redacts and writes what is held (a last line without a newline, an unterminated
+// private-key block, which is censored to its end). It does not close the underlying writer.
+// Writes after Close fail.
+func (j *JobLogWriter) Close() error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.closed {
+		return j.err
+	}
+	j.closed = true
+	if len(j.line) > 0 {
+		j.processLine(j.line)
+		j.line = nil
+	}
+	if j.inBlock {
+		j.inBlock = false
+		j.emit(j.r.Redact(string(j.block)))
+		j.block = nil
+	}
+	return j.err
+}
+
+// NewJobLogger returns a logger for a job's structured log: JSON lines written to w, every
+// record passed through a RedactingHandler with r first. A nil opts means slog's defaults
+// (level Info).
+func NewJobLogger(w io.Writer, r Redactor, opts *slog.HandlerOptions) *slog.Logger {
+	return slog.New(NewRedactingHandler(slog.NewJSONHandler(w, opts), r))
+}
