@@ -188,7 +188,9 @@ type Event struct {
 	// LearningRate is the rate the step used; GradNorm the gradient norm before clipping.
 	LearningRate float64 `json:"learning_rate,omitempty"`
 	GradNorm     float64 `json:"grad_norm,omitempty"`
-	// TokensPerSecond counts the non-padding tokens processed per second of this run.
+	// Tokens counts the non-padding tokens of the optimizer steps this run (or resumption) has
+	// completed; TokensPerSecond is their rate.
+	Tokens          int     `json:"tokens,omitempty"`
 	TokensPerSecond float64 `json:"tokens_per_second,omitempty"`
 	// Elapsed is the time since this run (or resumption) started; ETA the estimated time left.
 	Elapsed time.Duration `json:"elapsed"`

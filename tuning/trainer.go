@@ -299,7 +299,7 @@ func (t *trainer) loop(ctx context.Context) (lastCheckpoint string, evalLoss flo
 		el := time.Since(start)
 		done := t.state.Step - startStep
 		ev := Event{Kind: EventStep, Step: t.state.Step, TotalSteps: t.state.TotalSteps, Epoch: t.state.Epoch,
-			Loss: r.loss, LearningRate: r.lr, GradNorm: r.gradNorm, Elapsed: el,
+			Loss: r.loss, LearningRate: r.lr, GradNorm: r.gradNorm, Elapsed: el, Tokens: tokens,
 			TokensPerSecond: float64(tokens) / math.Max(el.Seconds(), 1e-9)}
 		if done > 0 {
 			ev.ETA = time.Duration(float64(el) / float64(done) * float64(t.state.TotalSteps-t.state.Step))
