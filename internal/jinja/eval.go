@@ -489,7 +489,7 @@ func (r *renderer) callMacro(line int, m *macro, args []any, kwargs *Dict) (any,
 			}
 		}
 	}
-	var varargs []any
+	varargs := Tuple{}
 	if len(args) > len(n.params) {
 		varargs = append(varargs, args[len(n.params):]...)
 	}
@@ -996,6 +996,13 @@ func getAttr(obj any, name string) (any, error) {
 			return &boundMethod{recv: o, name: name}, nil
 		}
 	case []any, Tuple:
+		// groupby's results are (grouper, list) named tuples; pairs answer to those names.
+		if t, ok := o.(Tuple); ok && len(t) == 2 && (name == "grouper" || name == "list") {
+			if name == "grouper" {
+				return t[0], nil
+			}
+			return t[1], nil
+		}
 		if listMethods[name] {
 			return &boundMethod{recv: o, name: name}, nil
 		}
@@ -1014,7 +1021,7 @@ func getAttr(obj any, name string) (any, error) {
 }
 
 func unsafeError(obj any, name string) error {
-	return fmt.Errorf("access to attribute '%s' of '%s' object is unsafe", name, typeName(obj))
+	return fmt.Errorf("access to attribute '%s' of '%s' object is unsafe.", name, typeName(obj))
 }
 
 // getItem is Jinja2's environment.getitem: items first, then attributes.

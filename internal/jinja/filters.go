@@ -144,143 +144,175 @@ func init() {
 }
 
 // checkNames rejects unknown filters and tests at parse time, as Jinja2 does at compile time.
+// Like Jinja2, it lets them pass inside if statements and inline if expressions (where they may
+// be guarded by `is filter` tests); there they fail when evaluated.
 func checkNames(body []stmt) error {
 	var err error
-	walk(body, func(e expr) {
-		if err != nil {
+	var checkExpr func(e expr, soft bool)
+	checkExpr = func(e expr, soft bool) {
+		if e == nil || err != nil {
 			return
 		}
 		switch n := e.(type) {
 		case *filterExpr:
-			if filters[n.name] == nil {
-				err = &Error{Line: n.line, Msg: fmt.Sprintf("no filter named '%s'", n.name)}
+			if filters[n.name] == nil && !soft {
+				err = &Error{Line: n.line, Msg: fmt.Sprintf("No filter named '%s'.", n.name)}
 			}
 		case *testExpr:
-			if tests[n.name] == nil {
-				err = &Error{Line: n.line, Msg: fmt.Sprintf("no test named '%s'", n.name)}
+			if tests[n.name] == nil && !soft {
+				err = &Error{Line: n.line, Msg: fmt.Sprintf("No test named '%s'.", n.name)}
+			}
+		case *condExpr:
+			soft = true
+		}
+		eachChild(e, func(c expr) { checkExpr(c, soft) })
+	}
+	var checkBody func(body []stmt, soft bool)
+	checkBody = func(body []stmt, soft bool) {
+		for _, s := range body {
+			if err != nil {
+				return
+			}
+			switch n := s.(type) {
+			case *ifStmt:
+				for i := range n.tests {
+					checkExpr(n.tests[i], true)
+					checkBody(n.bodies[i], true)
+				}
+				checkBody(n.els, true)
+			case *forStmt, *macroStmt, *callBlockStmt, *withStmt:
+				walkStmt(s, func(e expr) { checkExpr(e, false) }, func(b []stmt) { checkBody(b, false) })
+			default:
+				walkStmt(s, func(e expr) { checkExpr(e, soft) }, func(b []stmt) { checkBody(b, soft) })
 			}
 		}
-	})
+	}
+	checkBody(body, false)
 	return err
 }
 
-// walk calls f on every expression of the statements, depth first.
-func walk(body []stmt, f func(expr)) {
-	var we func(e expr)
-	wargs := func(a *callArgs) {
+// eachChild calls f on the direct subexpressions of e.
+func eachChild(e expr, f func(expr)) {
+	args := func(a *callArgs) {
 		for _, x := range a.args {
-			we(x)
+			f(x)
 		}
 		for _, x := range a.kwVals {
-			we(x)
+			f(x)
 		}
-		we(a.dynArgs)
-		we(a.dynKwargs)
-	}
-	we = func(e expr) {
-		if e == nil {
-			return
+		if a.dynArgs != nil {
+			f(a.dynArgs)
 		}
-		f(e)
-		switch n := e.(type) {
-		case *listExpr:
-			for _, x := range n.items {
-				we(x)
-			}
-		case *tupleExpr:
-			for _, x := range n.items {
-				we(x)
-			}
-		case *dictExpr:
-			for i := range n.keys {
-				we(n.keys[i])
-				we(n.vals[i])
-			}
-		case *getAttrExpr:
-			we(n.obj)
-		case *getItemExpr:
-			we(n.obj)
-			we(n.key)
-		case *sliceExpr:
-			we(n.start)
-			we(n.stop)
-			we(n.step)
-		case *callExpr:
-			we(n.fn)
-			wargs(&n.callArgs)
-		case *filterExpr:
-			we(n.arg)
-			wargs(&n.callArgs)
-		case *testExpr:
-			we(n.arg)
-			wargs(&n.callArgs)
-		case *binaryExpr:
-			we(n.left)
-			we(n.right)
-		case *unaryExpr:
-			we(n.x)
-		case *compareExpr:
-			we(n.first)
-			for _, x := range n.operands {
-				we(x)
-			}
-		case *condExpr:
-			we(n.test)
-			we(n.then)
-			we(n.els)
+		if a.dynKwargs != nil {
+			f(a.dynKwargs)
 		}
 	}
-	var ws func(body []stmt)
-	ws = func(body []stmt) {
-		for _, s := range body {
-			switch n := s.(type) {
-			case *outputStmt:
-				we(n.x)
-			case *ifStmt:
-				for i := range n.tests {
-					we(n.tests[i])
-					ws(n.bodies[i])
-				}
-				ws(n.els)
-			case *forStmt:
-				we(n.iter)
-				we(n.filter)
-				ws(n.body)
-				ws(n.els)
-			case *setStmt:
-				we(n.value)
-			case *setBlockStmt:
-				for _, f := range n.filters {
-					we(f)
-				}
-				ws(n.body)
-			case *macroStmt:
-				for _, d := range n.defaults {
-					we(d)
-				}
-				ws(n.body)
-			case *callBlockStmt:
-				we(n.call)
-				for _, d := range n.defaults {
-					we(d)
-				}
-				ws(n.body)
-			case *filterBlockStmt:
-				for _, f := range n.filters {
-					we(f)
-				}
-				ws(n.body)
-			case *withStmt:
-				for _, v := range n.values {
-					we(v)
-				}
-				ws(n.body)
-			case *scopeStmt:
-				ws(n.body)
-			}
+	opt := func(x expr) {
+		if x != nil {
+			f(x)
 		}
 	}
-	ws(body)
+	switch n := e.(type) {
+	case *listExpr:
+		for _, x := range n.items {
+			f(x)
+		}
+	case *tupleExpr:
+		for _, x := range n.items {
+			f(x)
+		}
+	case *dictExpr:
+		for i := range n.keys {
+			f(n.keys[i])
+			f(n.vals[i])
+		}
+	case *getAttrExpr:
+		f(n.obj)
+	case *getItemExpr:
+		f(n.obj)
+		f(n.key)
+	case *sliceExpr:
+		opt(n.start)
+		opt(n.stop)
+		opt(n.step)
+	case *callExpr:
+		f(n.fn)
+		args(&n.callArgs)
+	case *filterExpr:
+		opt(n.arg)
+		args(&n.callArgs)
+	case *testExpr:
+		f(n.arg)
+		args(&n.callArgs)
+	case *binaryExpr:
+		f(n.left)
+		f(n.right)
+	case *unaryExpr:
+		f(n.x)
+	case *compareExpr:
+		f(n.first)
+		for _, x := range n.operands {
+			f(x)
+		}
+	case *condExpr:
+		f(n.test)
+		f(n.then)
+		opt(n.els)
+	}
+}
+
+// walkStmt calls fe on the expressions of s and fb on its bodies.
+func walkStmt(s stmt, fe func(expr), fb func([]stmt)) {
+	opt := func(x expr) {
+		if x != nil {
+			fe(x)
+		}
+	}
+	switch n := s.(type) {
+	case *outputStmt:
+		fe(n.x)
+	case *ifStmt:
+		for i := range n.tests {
+			fe(n.tests[i])
+			fb(n.bodies[i])
+		}
+		fb(n.els)
+	case *forStmt:
+		fe(n.iter)
+		opt(n.filter)
+		fb(n.body)
+		fb(n.els)
+	case *setStmt:
+		fe(n.value)
+	case *setBlockStmt:
+		for _, f := range n.filters {
+			fe(f)
+		}
+		fb(n.body)
+	case *macroStmt:
+		for _, d := range n.defaults {
+			fe(d)
+		}
+		fb(n.body)
+	case *callBlockStmt:
+		fe(n.call)
+		for _, d := range n.defaults {
+			fe(d)
+		}
+		fb(n.body)
+	case *filterBlockStmt:
+		for _, f := range n.filters {
+			fe(f)
+		}
+		fb(n.body)
+	case *withStmt:
+		for _, v := range n.values {
+			fe(v)
+		}
+		fb(n.body)
+	case *scopeStmt:
+		fb(n.body)
+	}
 }
 
 func (r *renderer) applyFilterExpr(f *filterExpr, v any, sc *scope) (any, error) {
@@ -295,7 +327,7 @@ func (r *renderer) applyFilterExpr(f *filterExpr, v any, sc *scope) (any, error)
 func (r *renderer) applyFilter(name string, v any, args []any, kw *Dict) (any, error) {
 	fn := filters[name]
 	if fn == nil {
-		return nil, fmt.Errorf("no filter named '%s'", name)
+		return nil, fmt.Errorf("No filter named '%s' found.", name)
 	}
 	out, err := fn(r, v, args, kw)
 	if err != nil {
@@ -312,7 +344,7 @@ func (r *renderer) applyFilter(name string, v any, args []any, kw *Dict) (any, e
 func (r *renderer) applyTest(name string, v any, args []any, kw *Dict) (bool, error) {
 	fn := tests[name]
 	if fn == nil {
-		return false, fmt.Errorf("no test named '%s'", name)
+		return false, fmt.Errorf("No test named '%s' found.", name)
 	}
 	return fn(r, v, args, kw)
 }
@@ -342,6 +374,9 @@ func filterAbs(r *renderer, v any, a []any, kw *Dict) (any, error) {
 
 func filterAttr(r *renderer, v any, a []any, kw *Dict) (any, error) {
 	name, _ := arg(a, kw, 0, "name", "").(string)
+	if d, ok := v.(*Dict); ok && !dictMethods[name] {
+		return Undefined{name: name, obj: d, hasObj: true}, nil // attr() never falls back to items
+	}
 	return getAttr(v, name)
 }
 
@@ -588,6 +623,14 @@ func filterGroupby(r *renderer, v any, a []any, kw *Dict) (any, error) {
 		}
 		out = append(out, Tuple{k, []any{it}})
 	}
+	if !caseSensitive { // the grouper is the first item's real value, not the folded key
+		for _, g := range out {
+			t := g.(Tuple)
+			if t[0], err = attrPath(t[1].([]any)[0], attr, def); err != nil {
+				return nil, err
+			}
+		}
+	}
 	return out, nil
 }
 
@@ -750,7 +793,7 @@ func filterMap(r *renderer, v any, a []any, kw *Dict) (any, error) {
 		return nil, fmt.Errorf("map: want a filter name, found %s", typeName(a[0]))
 	}
 	if filters[name] == nil {
-		return nil, fmt.Errorf("no filter named '%s'", name)
+		return nil, fmt.Errorf("No filter named '%s'.", name)
 	}
 	for _, it := range items {
 		x, err := r.applyFilter(name, it, a[1:], kw)
@@ -828,7 +871,7 @@ func filterSelect(r *renderer, v any, a []any, kw *Dict, want, byAttr bool) (any
 		}
 		testName, testArgs = s, a[1:]
 		if tests[testName] == nil {
-			return nil, fmt.Errorf("no test named '%s'", testName)
+			return nil, fmt.Errorf("No test named '%s'.", testName)
 		}
 	}
 	out := []any{}
