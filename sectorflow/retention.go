@@ -81,8 +81,11 @@ func (s *Store) expiry(kind Kind, now time.Time, opts *PutOptions) (time.Time, e
 
 // Sweep implements Sweeper: it removes every expired object of every tenant. Expired objects
 // are already unreadable before the sweep; the sweep frees their space. Run it periodically
-// (for example hourly). An object that is rewritten while the sweep runs is kept when its
-// header shows the new retention by the time the sweep reads it.
+// (for example hourly). An object that a Put of this Store rewrites while the sweep runs is
+// kept: the sweep skips objects being written and re-reads each header just before removing.
+// Stores in other processes that share the backend are not coordinated with: there a Put that
+// commits between that re-read and the removal can be lost, so run the sweep where no writer
+// rewrites expired keys at the same moment (or accept that such a rare rewrite must be retried).
 func (s *Store) Sweep(ctx context.Context) (*DeletionReport, error) {
 	now := s.now()
 	var expired []ObjectInfo
@@ -99,25 +102,42 @@ func (s *Store) Sweep(ctx context.Context) (*DeletionReport, error) {
 		if err := ctx.Err(); err != nil {
 			return report, fmt.Errorf("sweep: %w", err)
 		}
-		// Re-read the header just before removing: a Put may have replaced the object.
-		rc, h, err := s.open(ctx, info.Key)
-		if errors.Is(err, ErrNotFound) {
-			continue
-		}
+		removed, err := s.sweepOne(ctx, info.Key, now)
 		if err != nil {
 			return report, fmt.Errorf("sweep %s: %w", info.Key, err)
 		}
-		rc.Close()
-		if !h.expired(now) {
-			continue
+		if removed {
+			report.Removed = append(report.Removed, info)
+			report.Bytes += info.Size
 		}
-		if err := s.driver.RemoveObject(ctx, info.Key); err != nil && !errors.Is(err, ErrNotFound) {
-			return report, fmt.Errorf("sweep %s: %w", info.Key, err)
-		}
-		report.Removed = append(report.Removed, info)
-		report.Bytes += info.Size
 	}
 	return report, nil
+}
+
+// sweepOne removes key if it is still expired. An object that a Put of this Store is writing
+// is left for the next sweep (it is unreadable meanwhile anyway).
+func (s *Store) sweepOne(ctx context.Context, key Key, now time.Time) (bool, error) {
+	mu := s.stripe(key)
+	if !mu.TryLock() {
+		return false, nil
+	}
+	defer mu.Unlock()
+	// Re-read the header just before removing: a Put may have replaced the object.
+	rc, h, err := s.open(ctx, key)
+	if errors.Is(err, ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	rc.Close()
+	if !h.expired(now) {
+		return false, nil
+	}
+	if err := s.driver.RemoveObject(ctx, key); err != nil && !errors.Is(err, ErrNotFound) {
+		return false, err
+	}
+	return true, nil
 }
 
 // DeleteTenant implements TenantDeleter: it removes every object tenant owns, of every kind,

@@ -5,8 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"iter"
+	"sync"
 	"time"
 )
 
@@ -121,6 +123,15 @@ type Store struct {
 	driver Driver
 	now    func() time.Time
 	logTTL time.Duration
+	// Puts hold their key's stripe for reading; Sweep removes an object only while holding it for
+	// writing, so it never removes a version that a Put in this process is committing.
+	stripes [64]sync.RWMutex
+}
+
+func (s *Store) stripe(key Key) *sync.RWMutex {
+	h := fnv.New32a()
+	h.Write([]byte(key.String()))
+	return &s.stripes[h.Sum32()%uint32(len(s.stripes))]
 }
 
 var (
@@ -182,6 +193,9 @@ func (s *Store) Put(ctx context.Context, key Key, r io.Reader, opts *PutOptions)
 	}
 	h := encodeHeader(header{created: now, expires: expires})
 	body := io.MultiReader(bytes.NewReader(h), &ctxReader{ctx: ctx, r: r})
+	mu := s.stripe(key)
+	mu.RLock()
+	defer mu.RUnlock()
 	if err := s.driver.WriteObject(ctx, key, body); err != nil {
 		return fmt.Errorf("put %s: %w", key, err)
 	}

@@ -200,3 +200,49 @@ func TestStoreRejectsCorruptHeader(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, report.Removed, 1)
 }
+
+// racingDriver starts a Put of the same key when the sweep is about to remove an expired object
+// (after its last look at the header), and gives the Put time to commit first.
+type racingDriver struct {
+	sectorflow.Driver
+	race func()
+}
+
+func (d *racingDriver) RemoveObject(ctx context.Context, key sectorflow.Key) error {
+	if d.race != nil {
+		d.race()
+		d.race = nil
+	}
+	return d.Driver.RemoveObject(ctx, key)
+}
+
+// TestSweepKeepsAConcurrentRewrite: a Put that rewrites an expired object while the sweep is
+// removing it is not lost.
+func TestSweepKeepsAConcurrentRewrite(t *testing.T) {
+	ctx := context.Background()
+	clock := storagetest.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	d := &racingDriver{Driver: sectorflow.NewMemoryDriver()}
+	s := sectorflow.NewStore(d, &sectorflow.StoreOptions{Now: clock.Now})
+	k := sectorflow.Key{Tenant: "acme", Kind: sectorflow.KindDataset, Name: "d"}
+	require.NoError(t, s.Put(ctx, k, strings.NewReader("old"), &sectorflow.PutOptions{TTL: time.Minute}))
+	clock.Advance(time.Hour)
+
+	putDone := make(chan error, 1)
+	d.race = func() {
+		go func() { putDone <- s.Put(ctx, k, strings.NewReader("new"), &sectorflow.PutOptions{Permanent: true}) }()
+		select {
+		case err := <-putDone:
+			putDone <- err
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	_, err := s.Sweep(ctx)
+	require.NoError(t, err)
+	require.NoError(t, <-putDone)
+	rc, err := s.Get(ctx, k)
+	require.NoError(t, err, "the rewrite survives the sweep")
+	b, err := io.ReadAll(rc)
+	require.NoError(t, err)
+	rc.Close()
+	require.Equal(t, "new", string(b))
+}
