@@ -49,6 +49,10 @@ func objectPath(key Key) string { return objectDir(key) + "/" + encodeFileName(k
 
 // WriteObject implements Driver.
 func (d *FileDriver) WriteObject(ctx context.Context, key Key, r io.Reader) (err error) {
+	// Keys are validated here too, so that a FileDriver used without a Store stays safe.
+	if err := key.Validate(); err != nil {
+		return err
+	}
 	dir := objectDir(key)
 	_, statErr := d.root.Stat(dir)
 	newDir := errors.Is(statErr, fs.ErrNotExist)
@@ -113,6 +117,9 @@ func (d *FileDriver) syncDir(dir string) error {
 
 // OpenObject implements Driver.
 func (d *FileDriver) OpenObject(ctx context.Context, key Key) (io.ReadCloser, error) {
+	if err := key.Validate(); err != nil {
+		return nil, err
+	}
 	f, err := d.root.Open(objectPath(key))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, ErrNotFound
@@ -134,6 +141,9 @@ func (d *FileDriver) OpenObject(ctx context.Context, key Key) (io.ReadCloser, er
 
 // RemoveObject implements Driver.
 func (d *FileDriver) RemoveObject(ctx context.Context, key Key) error {
+	if err := key.Validate(); err != nil {
+		return err
+	}
 	err := d.root.Remove(objectPath(key))
 	if errors.Is(err, fs.ErrNotExist) {
 		return ErrNotFound
@@ -147,6 +157,10 @@ func (d *FileDriver) RemoveObject(ctx context.Context, key Key) error {
 // ListObjects implements Driver.
 func (d *FileDriver) ListObjects(ctx context.Context, tenant, prefix string) iter.Seq2[DriverObject, error] {
 	return func(yield func(DriverObject, error) bool) {
+		if err := validateListArgs(tenant, prefix); err != nil {
+			yield(DriverObject{}, err)
+			return
+		}
 		tenants := []string{tenant}
 		if tenant == "" {
 			entries, err := d.readDir(".")

@@ -216,3 +216,18 @@ func ParseKey(s string) (Key, error) {
 	}
 	return k, nil
 }
+
+// validateListArgs checks the arguments of Driver.ListObjects: a valid tenant and prefix, or
+// "" and "" for every tenant.
+func validateListArgs(tenant, prefix string) error {
+	if tenant == "" {
+		if prefix != "" {
+			return &KeyError{Field: "prefix", Value: prefix, Reason: "expected no prefix when listing every tenant"}
+		}
+		return nil
+	}
+	if err := ValidateTenant(tenant); err != nil {
+		return err
+	}
+	return validatePrefix(prefix)
+}

@@ -246,3 +246,22 @@ func TestSweepKeepsAConcurrentRewrite(t *testing.T) {
 	rc.Close()
 	require.Equal(t, "new", string(b))
 }
+
+// TestFileDriverValidatesKeys: the file driver is safe on its own, without a Store in front.
+func TestFileDriverValidatesKeys(t *testing.T) {
+	ctx := context.Background()
+	fd, err := sectorflow.OpenFileDriver(t.TempDir())
+	require.NoError(t, err)
+	defer fd.Close()
+	for _, k := range storagetest.HostileKeys() {
+		require.ErrorIs(t, fd.WriteObject(ctx, k, strings.NewReader("x")), sectorflow.ErrInvalidKey, "%q", k.String())
+		_, err := fd.OpenObject(ctx, k)
+		require.ErrorIs(t, err, sectorflow.ErrInvalidKey, "%q", k.String())
+		require.ErrorIs(t, fd.RemoveObject(ctx, k), sectorflow.ErrInvalidKey, "%q", k.String())
+	}
+	for _, args := range [][2]string{{"../x", ""}, {"acme", "../"}, {"", "dataset/"}} {
+		for _, err := range fd.ListObjects(ctx, args[0], args[1]) {
+			require.ErrorIs(t, err, sectorflow.ErrInvalidKey, "list %q %q", args[0], args[1])
+		}
+	}
+}

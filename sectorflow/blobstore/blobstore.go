@@ -48,7 +48,14 @@ func New(bucket *blob.Bucket, opts *Options) *Driver {
 	return d
 }
 
-func (d *Driver) checkPrefix() error {
+// check validates the prefix, and key when there is one: a Driver used without a Store stays
+// safe.
+func (d *Driver) check(key *sectorflow.Key) error {
+	if key != nil {
+		if err := key.Validate(); err != nil {
+			return err
+		}
+	}
 	if d.prefix != "" && !strings.HasSuffix(d.prefix, "/") {
 		return fmt.Errorf("blobstore: expected Options.Prefix to end in '/', found %q", d.prefix)
 	}
@@ -59,7 +66,7 @@ func (d *Driver) path(key sectorflow.Key) string { return d.prefix + key.String(
 
 // WriteObject implements sectorflow.Driver.
 func (d *Driver) WriteObject(ctx context.Context, key sectorflow.Key, r io.Reader) error {
-	if err := d.checkPrefix(); err != nil {
+	if err := d.check(&key); err != nil {
 		return err
 	}
 	// Cancelling the writer's context before Close aborts the write on every gocloud driver.
@@ -87,7 +94,7 @@ func (d *Driver) WriteObject(ctx context.Context, key sectorflow.Key, r io.Reade
 
 // OpenObject implements sectorflow.Driver.
 func (d *Driver) OpenObject(ctx context.Context, key sectorflow.Key) (io.ReadCloser, error) {
-	if err := d.checkPrefix(); err != nil {
+	if err := d.check(&key); err != nil {
 		return nil, err
 	}
 	r, err := d.bucket.NewReader(ctx, d.path(key), nil)
@@ -102,7 +109,7 @@ func (d *Driver) OpenObject(ctx context.Context, key sectorflow.Key) (io.ReadClo
 
 // RemoveObject implements sectorflow.Driver.
 func (d *Driver) RemoveObject(ctx context.Context, key sectorflow.Key) error {
-	if err := d.checkPrefix(); err != nil {
+	if err := d.check(&key); err != nil {
 		return err
 	}
 	if err := d.bucket.Delete(ctx, d.path(key)); err != nil {
@@ -118,9 +125,20 @@ func (d *Driver) RemoveObject(ctx context.Context, key sectorflow.Key) error {
 // something else under the prefix) are skipped.
 func (d *Driver) ListObjects(ctx context.Context, tenant, prefix string) iter.Seq2[sectorflow.DriverObject, error] {
 	return func(yield func(sectorflow.DriverObject, error) bool) {
-		if err := d.checkPrefix(); err != nil {
+		if err := d.check(nil); err != nil {
 			yield(sectorflow.DriverObject{}, err)
 			return
+		}
+		if tenant != "" {
+			if err := sectorflow.ValidateTenant(tenant); err != nil {
+				yield(sectorflow.DriverObject{}, err)
+				return
+			}
+			// The prefix is checked by the Store; here it only must not leave the tenant.
+			if strings.Contains(prefix, "..") || strings.Count(prefix, "/") > 1 {
+				yield(sectorflow.DriverObject{}, fmt.Errorf("blobstore: expected a \"kind/name\" prefix, found %q: %w", prefix, sectorflow.ErrInvalidKey))
+				return
+			}
 		}
 		p := d.prefix
 		if tenant != "" {

@@ -176,3 +176,27 @@ func TestS3Conformance(t *testing.T) {
 		})
 	})
 }
+
+// TestDriverValidatesKeys: the blob driver is safe on its own, without a Store in front.
+func TestDriverValidatesKeys(t *testing.T) {
+	ctx := context.Background()
+	b := memblob.OpenBucket(nil)
+	defer b.Close()
+	d := blobstore.New(b, nil)
+	for _, k := range storagetest.HostileKeys() {
+		require.ErrorIs(t, d.WriteObject(ctx, k, strings.NewReader("x")), sectorflow.ErrInvalidKey, "%q", k.String())
+		_, err := d.OpenObject(ctx, k)
+		require.ErrorIs(t, err, sectorflow.ErrInvalidKey, "%q", k.String())
+		require.ErrorIs(t, d.RemoveObject(ctx, k), sectorflow.ErrInvalidKey, "%q", k.String())
+	}
+	for _, args := range [][2]string{{"../x", ""}, {"acme", "../"}, {"acme", "dataset/a/b"}} {
+		n := 0
+		for _, err := range d.ListObjects(ctx, args[0], args[1]) {
+			n++
+			require.ErrorIs(t, err, sectorflow.ErrInvalidKey, "list %q %q", args[0], args[1])
+		}
+		require.Equal(t, 1, n)
+	}
+	keys, err := b.List(nil).Next(ctx)
+	require.Nil(t, keys, "nothing was written: %v", err)
+}
