@@ -1,7 +1,6 @@
 package tokenize
 
 import (
-	"container/heap"
 	"fmt"
 	"sync"
 	"unicode/utf8"
@@ -117,22 +116,63 @@ type mergeItem struct {
 	rank, pos, newID int32
 }
 
+// mergeHeap is a binary min-heap ordered by rank, then position (the Rust crate's order).
 type mergeHeap []mergeItem
 
-func (h mergeHeap) Len() int { return len(h) }
-func (h mergeHeap) Less(i, j int) bool {
+func (h mergeHeap) less(i, j int) bool {
 	if h[i].rank != h[j].rank {
 		return h[i].rank < h[j].rank
 	}
 	return h[i].pos < h[j].pos
 }
-func (h mergeHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
-func (h *mergeHeap) Push(x any)   { *h = append(*h, x.(mergeItem)) }
-func (h *mergeHeap) Pop() any {
-	old := *h
-	x := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return x
+
+func (h *mergeHeap) init() {
+	n := len(*h)
+	for i := n/2 - 1; i >= 0; i-- {
+		h.down(i)
+	}
+}
+
+func (h *mergeHeap) push(x mergeItem) {
+	*h = append(*h, x)
+	s := *h
+	for j := len(s) - 1; j > 0; {
+		p := (j - 1) / 2
+		if !s.less(j, p) {
+			break
+		}
+		s[j], s[p] = s[p], s[j]
+		j = p
+	}
+}
+
+func (h *mergeHeap) pop() mergeItem {
+	s := *h
+	top := s[0]
+	n := len(s) - 1
+	s[0] = s[n]
+	*h = s[:n]
+	h.down(0)
+	return top
+}
+
+func (h mergeHeap) down(i int) {
+	n := len(h)
+	for {
+		l := 2*i + 1
+		if l >= n {
+			return
+		}
+		m := l
+		if r := l + 1; r < n && h.less(r, l) {
+			m = r
+		}
+		if !h.less(m, i) {
+			return
+		}
+		h[i], h[m] = h[m], h[i]
+		i = m
+	}
 }
 
 // word is the symbol list being merged.
@@ -236,10 +276,10 @@ func (m *bpe) mergeAll(w *word) {
 			w.heap = append(w.heap, mergeItem{v.rank, int32(i), v.newID})
 		}
 	}
-	heap.Init(&w.heap)
+	w.heap.init()
 	n := int32(len(syms))
-	for w.heap.Len() > 0 {
-		top := heap.Pop(&w.heap).(mergeItem)
+	for len(w.heap) > 0 {
+		top := w.heap.pop()
 		cur := &syms[top.pos]
 		if cur.len == 0 && cur.id == -1 || cur.next >= n || cur.next < 0 {
 			continue
@@ -264,13 +304,13 @@ func (m *bpe) mergeAll(w *word) {
 		if cur.prev >= 0 {
 			p := syms[cur.prev]
 			if v, ok := m.merges[pairKey(p.id, cur.id)]; ok {
-				heap.Push(&w.heap, mergeItem{v.rank, cur.prev, v.newID})
+				w.heap.push(mergeItem{v.rank, cur.prev, v.newID})
 			}
 		}
 		if cur.next >= 0 && cur.next < n {
 			nx := syms[cur.next]
 			if v, ok := m.merges[pairKey(cur.id, nx.id)]; ok {
-				heap.Push(&w.heap, mergeItem{v.rank, top.pos, v.newID})
+				w.heap.push(mergeItem{v.rank, top.pos, v.newID})
 			}
 		}
 	}

@@ -160,7 +160,7 @@ type replaceDecoder struct {
 func (d replaceDecoder) decodeChain(toks []string) []string {
 	out := make([]string, len(toks))
 	for i, t := range toks {
-		ms := d.m.findAll(t, nil)
+		ms := findAll(d.m, t)
 		if len(ms) == 0 {
 			out[i] = t
 			continue

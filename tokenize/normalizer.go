@@ -20,7 +20,7 @@ func (u unicodeNorm) normalize(n ntext) ntext {
 	if u.form.IsNormalString(n.s) {
 		return n
 	}
-	var b builder
+	b := builder{track: n.track}
 	var it norm.Iter
 	it.InitString(u.form, n.s)
 	var in [][2]int
@@ -130,14 +130,14 @@ type replace struct {
 }
 
 func (r replace) normalize(n ntext) ntext {
-	return replaceMatches(n, r.m.findAll(n.s, nil), r.content)
+	return replaceMatches(n, findAll(r.m, n.s), r.content)
 }
 
 func replaceMatches(n ntext, ms [][2]int, content string) ntext {
 	if len(ms) == 0 {
 		return n
 	}
-	var b builder
+	b := builder{track: n.track}
 	prev := 0
 	copyRange := func(from, to int) {
 		for i := from; i < to; {

@@ -9,60 +9,63 @@ import (
 
 // matcher finds the non-overlapping matches of a pattern, in order, as byte ranges.
 type matcher interface {
-	findAll(s string, dst [][2]int) [][2]int
+	each(s string, f func(a, b int))
+}
+
+// findAll collects the matches of m in s.
+func findAll(m matcher, s string) [][2]int {
+	var out [][2]int
+	m.each(s, func(a, b int) { out = append(out, [2]int{a, b}) })
+	return out
 }
 
 // literalMatcher matches a fixed string.
 type literalMatcher struct{ lit string }
 
-func (m literalMatcher) findAll(s string, dst [][2]int) [][2]int {
+func (m literalMatcher) each(s string, f func(a, b int)) {
 	if m.lit == "" {
-		return dst
+		return
 	}
 	for off := 0; off < len(s); {
 		k := strings.Index(s[off:], m.lit)
 		if k < 0 {
 			break
 		}
-		dst = append(dst, [2]int{off + k, off + k + len(m.lit)})
+		f(off+k, off+k+len(m.lit))
 		off += k + len(m.lit)
 	}
-	return dst
 }
 
 // charMatcher matches every single character for which f is true, each as its own match.
 type charMatcher func(rune) bool
 
-func (f charMatcher) findAll(s string, dst [][2]int) [][2]int {
+func (m charMatcher) each(s string, f func(a, b int)) {
 	for i := 0; i < len(s); {
 		c, size := utf8.DecodeRuneInString(s[i:])
-		if f(c) {
-			dst = append(dst, [2]int{i, i + size})
+		if m(c) {
+			f(i, i+size)
 		}
 		i += size
 	}
-	return dst
 }
 
 // regexMatcher runs a general backtracking regex (lookaround, atomic groups) for the patterns
 // that the hand-compiled scanner does not cover.
 type regexMatcher struct{ re *regexp2.Regexp }
 
-func (m regexMatcher) findAll(s string, dst [][2]int) [][2]int {
+func (m regexMatcher) each(s string, f func(a, b int)) {
 	if !utf8.ValidString(s) {
-		s = strings.ToValidUTF8(s, "\uFFFD")
-		// Offsets would no longer line up with the input; fall back to one match per
-		// invalid-free run is not worth it: treat the whole text as unmatched.
-		return dst
+		// Invalid UTF-8 cannot reach the Rust crate at all; treat such text as unmatched
+		// rather than let offsets drift.
+		return
 	}
 	idx, err := m.re.FindAllStringIndex(s, -1)
 	if err != nil {
-		return dst
+		return
 	}
 	for _, p := range idx {
-		dst = append(dst, [2]int{p[0], p[1]})
+		f(p[0], p[1])
 	}
-	return dst
 }
 
 // compileRegex returns the matcher for a regex from tokenizer.json.

@@ -130,13 +130,12 @@ func runOf(s string, i int, cls uint8) int {
 	return i
 }
 
-func (p scanParams) findAll(s string, dst [][2]int) [][2]int {
+func (p scanParams) each(s string, f func(a, b int)) {
 	for i := 0; i < len(s); {
 		e := p.matchAt(s, i)
-		dst = append(dst, [2]int{i, e})
+		f(i, e)
 		i = e
 	}
-	return dst
 }
 
 // contractionLen returns the length of the contraction ('s, 're, ...) at s[i], or 0.

@@ -8,7 +8,7 @@ import (
 
 // preTokenizer cuts a normalized piece into the words the model sees.
 type preTokenizer interface {
-	split(n ntext, dst []ntext) []ntext
+	split(n ntext, emit func(ntext))
 }
 
 // splitBehavior says what happens to the matches of a split pattern.
@@ -27,78 +27,94 @@ type span struct {
 	match bool
 }
 
-// splitOn applies matches to n the way the Rust crate's NormalizedString::split does.
-func splitOn(n ntext, ms [][2]int, invert bool, behavior splitBehavior, dst []ntext) []ntext {
-	if len(n.s) == 0 {
-		return dst
+// splitter applies a split behavior to a stream of spans the way the Rust crate's
+// NormalizedString::split does, emitting pieces as soon as they are complete.
+type splitter struct {
+	n        ntext
+	behavior splitBehavior
+	emit     func(ntext)
+	pending  span
+	has      bool
+	prevM    bool
+}
+
+func (s *splitter) out(sp span) {
+	if sp.a < sp.b {
+		s.emit(s.n.slice(sp.a, sp.b))
 	}
-	if len(ms) == 0 && !invert {
-		// The whole piece is one non-match: every behavior keeps it as it is.
-		return append(dst, n)
-	}
-	var spans []span
-	prev := 0
-	for _, m := range ms {
-		if prev != m[0] {
-			spans = append(spans, span{prev, m[0], invert})
-		}
-		spans = append(spans, span{m[0], m[1], !invert})
-		prev = m[1]
-	}
-	if prev != len(n.s) {
-		spans = append(spans, span{prev, len(n.s), invert})
-	}
-	var out []span
-	switch behavior {
+}
+
+func (s *splitter) push(sp span) {
+	switch s.behavior {
 	case behaviorIsolated:
-		out = spans
-		for i := range out {
-			out[i].match = false
-		}
+		s.out(sp)
 	case behaviorRemoved:
-		out = spans
+		if !sp.match {
+			s.out(sp)
+		}
 	case behaviorContiguous:
-		prevMatch := false
-		for _, s := range spans {
-			if s.match == prevMatch && len(out) > 0 {
-				out[len(out)-1].b = s.b
-			} else {
-				out = append(out, span{s.a, s.b, false})
+		if s.has && sp.match == s.prevM {
+			s.pending.b = sp.b
+		} else {
+			if s.has {
+				s.out(s.pending)
 			}
-			prevMatch = s.match
+			s.pending, s.has = sp, true
 		}
+		s.prevM = sp.match
 	case behaviorMergedWithPrevious:
-		prevMatch := false
-		for _, s := range spans {
-			if s.match && !prevMatch && len(out) > 0 {
-				out[len(out)-1].b = s.b
-			} else {
-				out = append(out, span{s.a, s.b, false})
+		if s.has && sp.match && !s.prevM {
+			s.pending.b = sp.b
+		} else {
+			if s.has {
+				s.out(s.pending)
 			}
-			prevMatch = s.match
+			s.pending, s.has = sp, true
 		}
+		s.prevM = sp.match
 	case behaviorMergedWithNext:
-		prevMatch := false
-		for i := len(spans) - 1; i >= 0; i-- {
-			s := spans[i]
-			if s.match && !prevMatch && len(out) > 0 {
-				out[len(out)-1].a = s.a
+		// A match joins the span after it when that span is not a match.
+		if s.has {
+			if sp.match {
+				s.out(s.pending)
+				s.pending = sp
 			} else {
-				out = append(out, span{s.a, s.b, false})
+				s.out(span{s.pending.a, sp.b, false})
+				s.has = false
 			}
-			prevMatch = s.match
-		}
-		for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
-			out[i], out[j] = out[j], out[i]
+		} else if sp.match {
+			s.pending, s.has = sp, true
+		} else {
+			s.out(sp)
 		}
 	}
-	for _, s := range out {
-		if s.match || s.a == s.b {
-			continue
-		}
-		dst = append(dst, n.slice(s.a, s.b))
+}
+
+func (s *splitter) flush() {
+	if s.has && s.behavior != behaviorIsolated && s.behavior != behaviorRemoved {
+		s.out(s.pending)
 	}
-	return dst
+	s.has = false
+}
+
+// splitOn cuts n at the matches of m and emits the pieces the behavior keeps.
+func splitOn(n ntext, m matcher, invert bool, behavior splitBehavior, emit func(ntext)) {
+	if len(n.s) == 0 {
+		return
+	}
+	sp := splitter{n: n, behavior: behavior, emit: emit}
+	prev := 0
+	m.each(n.s, func(a, b int) {
+		if prev != a {
+			sp.push(span{prev, a, invert})
+		}
+		sp.push(span{a, b, !invert})
+		prev = b
+	})
+	if prev != len(n.s) {
+		sp.push(span{prev, len(n.s), invert})
+	}
+	sp.flush()
 }
 
 // splitPre is the Split pre-tokenizer.
@@ -108,9 +124,8 @@ type splitPre struct {
 	invert   bool
 }
 
-func (p splitPre) split(n ntext, dst []ntext) []ntext {
-	var buf [64][2]int
-	return splitOn(n, p.m.findAll(n.s, buf[:0]), p.invert, p.behavior, dst)
+func (p splitPre) split(n ntext, emit func(ntext)) {
+	splitOn(n, p.m, p.invert, p.behavior, emit)
 }
 
 // byteLevelPre is the ByteLevel pre-tokenizer. In raw mode the model works on raw bytes, so
@@ -119,32 +134,28 @@ type byteLevelPre struct {
 	addPrefixSpace, useRegex, raw bool
 }
 
-func (p byteLevelPre) split(n ntext, dst []ntext) []ntext {
+func (p byteLevelPre) split(n ntext, emit func(ntext)) {
 	if len(n.s) == 0 {
-		return dst
+		return
 	}
 	if p.addPrefixSpace && !strings.HasPrefix(n.s, " ") {
 		n = prependText(n, " ")
 	}
-	start := len(dst)
-	if p.useRegex {
-		var buf [64][2]int
-		dst = splitOn(n, gpt2Pattern.findAll(n.s, buf[:0]), false, behaviorIsolated, dst)
-	} else {
-		dst = append(dst, n)
-	}
+	out := emit
 	if !p.raw {
-		for i := start; i < len(dst); i++ {
-			dst[i] = byteLevelMap(dst[i])
-		}
+		out = func(w ntext) { emit(byteLevelMap(w)) }
 	}
-	return dst
+	if p.useRegex {
+		splitOn(n, gpt2Pattern, false, behaviorIsolated, out)
+	} else {
+		out(n)
+	}
 }
 
 // byteLevelMap replaces every byte by its byte-level character; each new character keeps the
 // range of the original character the byte belonged to.
 func byteLevelMap(n ntext) ntext {
-	var b builder
+	b := builder{track: n.track}
 	for i := 0; i < len(n.s); {
 		_, size := utf8.DecodeRuneInString(n.s[i:])
 		r := n.charRange(i, size)
@@ -172,9 +183,9 @@ type metaspacePre struct {
 	split_      bool
 }
 
-func (p metaspacePre) split(n ntext, dst []ntext) []ntext {
+func (p metaspacePre) split(n ntext, emit func(ntext)) {
 	rep := string(p.replacement)
-	n = replaceMatches(n, literalMatcher{" "}.findAll(n.s, nil), rep)
+	n = replaceMatches(n, findAll(literalMatcher{" "}, n.s), rep)
 	switch p.scheme {
 	case prependAlways:
 		if !strings.HasPrefix(n.s, rep) {
@@ -186,12 +197,12 @@ func (p metaspacePre) split(n ntext, dst []ntext) []ntext {
 		}
 	}
 	if !p.split_ {
-		if len(n.s) == 0 {
-			return dst
+		if len(n.s) > 0 {
+			emit(n)
 		}
-		return append(dst, n)
+		return
 	}
-	return splitOn(n, literalMatcher{rep}.findAll(n.s, nil), false, behaviorMergedWithNext, dst)
+	splitOn(n, literalMatcher{rep}, false, behaviorMergedWithNext, emit)
 }
 
 // isWordChar is \w of the Rust regex crate.
@@ -202,8 +213,11 @@ func isWordChar(c rune) bool {
 // whitespacePre splits on \w+|[^\w\s]+ keeping the matches.
 type whitespacePre struct{}
 
-func (whitespacePre) split(n ntext, dst []ntext) []ntext {
-	var ms [][2]int
+// wordRuns matches \w+|[^\w\s]+.
+type wordRuns struct{}
+
+func (wordRuns) each(s string, f func(a, b int)) {
+	n := ntext{s: s}
 	for i := 0; i < len(n.s); {
 		c, size := utf8.DecodeRuneInString(n.s[i:])
 		if unicode.IsSpace(c) {
@@ -219,17 +233,20 @@ func (whitespacePre) split(n ntext, dst []ntext) []ntext {
 			}
 			j += sz
 		}
-		ms = append(ms, [2]int{i, j})
+		f(i, j)
 		i = j
 	}
-	return splitOn(n, ms, true, behaviorRemoved, dst)
+}
+
+func (whitespacePre) split(n ntext, emit func(ntext)) {
+	splitOn(n, wordRuns{}, true, behaviorRemoved, emit)
 }
 
 // whitespaceSplitPre splits on whitespace, dropping it.
 type whitespaceSplitPre struct{}
 
-func (whitespaceSplitPre) split(n ntext, dst []ntext) []ntext {
-	return splitOn(n, charMatcher(unicode.IsSpace).findAll(n.s, nil), false, behaviorRemoved, dst)
+func (whitespaceSplitPre) split(n ntext, emit func(ntext)) {
+	splitOn(n, charMatcher(unicode.IsSpace), false, behaviorRemoved, emit)
 }
 
 // isRustNumeric is char::is_numeric.
@@ -238,12 +255,12 @@ func isRustNumeric(c rune) bool { return unicode.IsNumber(c) }
 // digitsPre separates digits from the rest.
 type digitsPre struct{ individual bool }
 
-func (d digitsPre) split(n ntext, dst []ntext) []ntext {
+func (d digitsPre) split(n ntext, emit func(ntext)) {
 	b := behaviorContiguous
 	if d.individual {
 		b = behaviorIsolated
 	}
-	return splitOn(n, charMatcher(isRustNumeric).findAll(n.s, nil), false, b, dst)
+	splitOn(n, charMatcher(isRustNumeric), false, b, emit)
 }
 
 func isPunctuation(c rune) bool {
@@ -253,39 +270,38 @@ func isPunctuation(c rune) bool {
 // punctuationPre separates punctuation characters.
 type punctuationPre struct{ behavior splitBehavior }
 
-func (p punctuationPre) split(n ntext, dst []ntext) []ntext {
-	return splitOn(n, charMatcher(isPunctuation).findAll(n.s, nil), false, p.behavior, dst)
+func (p punctuationPre) split(n ntext, emit func(ntext)) {
+	splitOn(n, charMatcher(isPunctuation), false, p.behavior, emit)
 }
 
 // bertPre splits on whitespace, then isolates punctuation.
 type bertPre struct{}
 
-func (bertPre) split(n ntext, dst []ntext) []ntext {
-	words := whitespaceSplitPre{}.split(n, nil)
-	for _, w := range words {
-		dst = splitOn(w, charMatcher(isPunctuation).findAll(w.s, nil), false, behaviorIsolated, dst)
-	}
-	return dst
+func (bertPre) split(n ntext, emit func(ntext)) {
+	whitespaceSplitPre{}.split(n, func(w ntext) {
+		splitOn(w, charMatcher(isPunctuation), false, behaviorIsolated, emit)
+	})
 }
 
 // charDelimiterPre splits on one delimiter character, dropping it.
 type charDelimiterPre struct{ delim rune }
 
-func (p charDelimiterPre) split(n ntext, dst []ntext) []ntext {
-	return splitOn(n, charMatcher(func(c rune) bool { return c == p.delim }).findAll(n.s, nil), false, behaviorRemoved, dst)
+func (p charDelimiterPre) split(n ntext, emit func(ntext)) {
+	splitOn(n, charMatcher(func(c rune) bool { return c == p.delim }), false, behaviorRemoved, emit)
 }
 
 // preSequence applies pre-tokenizers in order, each to every piece the previous one produced.
 type preSequence []preTokenizer
 
-func (s preSequence) split(n ntext, dst []ntext) []ntext {
-	cur := []ntext{n}
-	for _, p := range s {
-		var next []ntext
-		for _, c := range cur {
-			next = p.split(c, next)
-		}
-		cur = next
+func (s preSequence) split(n ntext, emit func(ntext)) {
+	switch len(s) {
+	case 0:
+		emit(n)
+		return
+	case 1:
+		s[0].split(n, emit)
+		return
 	}
-	return append(dst, cur...)
+	rest := s[1:]
+	s[0].split(n, func(w ntext) { rest.split(w, emit) })
 }

@@ -11,13 +11,16 @@ type ntext struct {
 	align [][2]int
 	base  int
 	first bool // the piece starts at original offset 0 (Metaspace prepend_scheme "first")
+	// track is set when offsets are wanted; without it transformations skip the alignment
+	// bookkeeping and origRange is meaningless.
+	track bool
 }
 
 func (n ntext) slice(a, b int) ntext {
 	if n.align == nil {
-		return ntext{s: n.s[a:b], base: n.base + a, first: n.first && a == 0}
+		return ntext{s: n.s[a:b], base: n.base + a, first: n.first && a == 0, track: n.track}
 	}
-	return ntext{s: n.s[a:b], align: n.align[a:b], first: n.first && a == 0}
+	return ntext{s: n.s[a:b], align: n.align[a:b], first: n.first && a == 0, track: n.track}
 }
 
 // origRange maps the normalized byte range [a, b) to original byte offsets.
@@ -51,34 +54,34 @@ func (n *ntext) charRange(i, size int) [2]int {
 type builder struct {
 	buf   []byte
 	align [][2]int
+	track bool
 }
 
 func (b *builder) add(s string, r [2]int) {
 	b.buf = append(b.buf, s...)
-	for range len(s) {
-		b.align = append(b.align, r)
-	}
-}
-
-func (b *builder) addRune(c rune, r [2]int) {
-	n := len(b.buf)
-	b.buf = utf8.AppendRune(b.buf, c)
-	for range len(b.buf) - n {
-		b.align = append(b.align, r)
+	if b.track {
+		for range len(s) {
+			b.align = append(b.align, r)
+		}
 	}
 }
 
 func (b *builder) text(first bool) ntext {
-	return ntext{s: string(b.buf), align: b.align, first: first}
+	if !b.track {
+		return ntext{s: string(b.buf), first: first}
+	}
+	return ntext{s: string(b.buf), align: b.align, first: first, track: true}
 }
 
 // mapRunes rewrites n character by character; f returns the replacement of one character (the
 // character itself to keep it, "" to drop it). Every output byte keeps the original range of the
 // character it came from.
 func mapRunes(n ntext, f func(c rune, dst []byte) []byte) ntext {
-	var b builder
+	b := builder{track: n.track}
 	b.buf = make([]byte, 0, len(n.s))
-	b.align = make([][2]int, 0, len(n.s))
+	if b.track {
+		b.align = make([][2]int, 0, len(n.s))
+	}
 	var tmp []byte
 	for i := 0; i < len(n.s); {
 		c, size := utf8.DecodeRuneInString(n.s[i:])
@@ -97,7 +100,7 @@ func prependText(n ntext, s string) ntext {
 	}
 	_, size := utf8.DecodeRuneInString(n.s)
 	r := n.charRange(0, size)
-	var b builder
+	b := builder{track: n.track}
 	b.add(s, r)
 	for i := 0; i < len(n.s); {
 		_, size := utf8.DecodeRuneInString(n.s[i:])

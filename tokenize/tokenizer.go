@@ -181,73 +181,83 @@ func (t *Tokenizer) EncodeBatch(texts []string, addSpecialTokens bool) [][]int {
 
 // run is the encoding pipeline: added tokens, normalizer, pre-tokenizer, model, post-processor.
 func (t *Tokenizer) run(text string, addSpecial, wantOffsets bool) encoding {
-	var e encoding
-	e.ids = make([]int, 0, len(text)/3+4)
+	en := encoder{t: t, want: wantOffsets}
+	en.e.ids = make([]int, 0, len(text)/4+4)
 	if wantOffsets {
-		e.offs = make([][2]int, 0, len(text)/3+4)
+		en.e.offs = make([][2]int, 0, len(text)/4+4)
 	}
-	var splitsBuf [8]addedSplit
-	var wordsBuf []ntext
-	var toks []token
+	emit := en.word
+	var splitsBuf, subBuf [8]addedSplit
 	for _, sp := range t.rawAdded.find(text, splitsBuf[:0]) {
 		if sp.tok != nil {
-			e.ids = append(e.ids, sp.tok.ID)
-			if wantOffsets {
-				e.offs = append(e.offs, [2]int{sp.a, sp.b})
-			}
+			en.add(sp.tok.ID, sp.a, sp.b)
 			continue
 		}
-		n := ntext{s: text[sp.a:sp.b], base: sp.a}
+		n := ntext{s: text[sp.a:sp.b], base: sp.a, first: sp.a == 0, track: wantOffsets}
 		if t.normalizer != nil {
 			n = t.normalizer.normalize(n)
 		}
-		var sub [8]addedSplit
-		for _, sp2 := range t.normAdded.find(n.s, sub[:0]) {
+		for _, sp2 := range t.normAdded.find(n.s, subBuf[:0]) {
 			if sp2.tok != nil {
-				e.ids = append(e.ids, sp2.tok.ID)
-				if wantOffsets {
-					a, b := n.origRange(sp2.a, sp2.b)
-					e.offs = append(e.offs, [2]int{a, b})
-				}
+				a, b := n.origRange(sp2.a, sp2.b)
+				en.add(sp2.tok.ID, a, b)
 				continue
 			}
 			if sp2.a == sp2.b {
 				continue
 			}
 			piece := n.slice(sp2.a, sp2.b)
-			words := wordsBuf[:0]
 			if t.pre != nil {
-				words = t.pre.split(piece, words)
+				t.pre.split(piece, emit)
 			} else {
-				words = append(words, piece)
+				en.word(piece)
 			}
-			for i := range words {
-				w := &words[i]
-				toks = t.model.tokenize(w.s, toks[:0])
-				for _, tk := range toks {
-					e.ids = append(e.ids, tk.id)
-					if wantOffsets {
-						a, b := tk.start, tk.end
-						if t.rawBytes {
-							for a > 0 && a < len(w.s) && !utf8.RuneStart(w.s[a]) {
-								a--
-							}
-							for b < len(w.s) && b > 0 && !utf8.RuneStart(w.s[b]) {
-								b++
-							}
-						}
-						oa, ob := w.origRange(a, b)
-						e.offs = append(e.offs, [2]int{oa, ob})
-					}
-				}
-			}
-			wordsBuf = words
 		}
 	}
 	if t.post != nil {
-		e = t.post.process(t, e, addSpecial)
+		en.e = t.post.process(t, en.e, addSpecial)
 	}
-	return e
+	return en.e
+}
+
+// encoder collects the output of one encoding.
+type encoder struct {
+	t    *Tokenizer
+	e    encoding
+	want bool
+	toks []token
+}
+
+func (en *encoder) add(id, a, b int) {
+	en.e.ids = append(en.e.ids, id)
+	if en.want {
+		en.e.offs = append(en.e.offs, [2]int{a, b})
+	}
+}
+
+// word runs the model on one pre-tokenized word.
+func (en *encoder) word(w ntext) {
+	en.toks = en.t.model.tokenize(w.s, en.toks[:0])
+	if !en.want {
+		for _, tk := range en.toks {
+			en.e.ids = append(en.e.ids, tk.id)
+		}
+		return
+	}
+	for _, tk := range en.toks {
+		a, b := tk.start, tk.end
+		if en.t.rawBytes {
+			// A byte-level token that splits a character covers the whole character.
+			for a > 0 && a < len(w.s) && !utf8.RuneStart(w.s[a]) {
+				a--
+			}
+			for b < len(w.s) && b > 0 && !utf8.RuneStart(w.s[b]) {
+				b++
+			}
+		}
+		oa, ob := w.origRange(a, b)
+		en.add(tk.id, oa, ob)
+	}
 }
 
 // tokenString returns the token text of id and whether it exists.
