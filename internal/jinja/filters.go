@@ -685,7 +685,7 @@ func filterItems(r *renderer, v any, a []any, kw *Dict) (any, error) {
 		}
 		return out, nil
 	}
-	return nil, fmt.Errorf("can only get item pairs from a mapping, not %s", typeName(v))
+	return nil, fmt.Errorf("Can only get item pairs from a mapping.")
 }
 
 func filterJoin(r *renderer, v any, a []any, kw *Dict) (any, error) {
