@@ -33,6 +33,10 @@ type Tokenizer struct {
 	vocabSize      int
 
 	cfg config
+
+	chatOnce sync.Once
+	chat     *ChatTemplate
+	chatErr  error
 }
 
 // Options configures New. The zero value means no tokenizer_config.json and no
