@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -338,4 +339,126 @@ func FuzzParseHeader(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestWriteDir(t *testing.T) {
+	mk := func(name string, n int) Tensor {
+		vals := make([]float32, n)
+		for i := range vals {
+			vals[i] = float32(i)
+		}
+		ten, err := FromFloat32(name, F32, []int{n}, vals)
+		require.NoError(t, err)
+		return ten
+	}
+	tensors := []Tensor{mk("c", 4), mk("a", 2), mk("b", 2), mk("d", 1)} // 16, 8, 8, 4 bytes
+	dir := t.TempDir()
+
+	// 20-byte shards, name order: [a b] (16 bytes), [c d] (20 bytes).
+	require.NoError(t, WriteDir(dir, tensors, map[string]string{"format": "pt"}, 20))
+	require.NoFileExists(t, filepath.Join(dir, SingleFileName))
+	data, err := os.ReadFile(filepath.Join(dir, IndexFileName))
+	require.NoError(t, err)
+	var idx struct {
+		Metadata  map[string]int64  `json:"metadata"`
+		WeightMap map[string]string `json:"weight_map"`
+	}
+	require.NoError(t, json.Unmarshal(data, &idx))
+	require.Equal(t, int64(36), idx.Metadata["total_size"])
+	require.Equal(t, map[string]string{
+		"a": "model-00001-of-00002.safetensors", "b": "model-00001-of-00002.safetensors",
+		"c": "model-00002-of-00002.safetensors", "d": "model-00002-of-00002.safetensors",
+	}, idx.WeightMap)
+	c, err := OpenDir(dir)
+	require.NoError(t, err)
+	require.Equal(t, []string{"a", "b", "c", "d"}, c.Names())
+	v, err := c.Float32("c")
+	require.NoError(t, err)
+	require.Equal(t, []float32{0, 1, 2, 3}, v)
+	require.NoError(t, c.Close())
+
+	// Saving again in one file replaces the sharded layout.
+	require.NoError(t, WriteDir(dir, tensors, nil, 0))
+	require.NoFileExists(t, filepath.Join(dir, IndexFileName))
+	c, err = OpenDir(dir)
+	require.NoError(t, err)
+	require.Len(t, c.Files(), 1)
+	require.NoError(t, c.Close())
+
+	// And back to shards, [a] [b] [c] [d]: the single file is removed.
+	require.NoError(t, WriteDir(dir, tensors, nil, 8))
+	require.NoFileExists(t, filepath.Join(dir, SingleFileName))
+	c, err = OpenDir(dir)
+	require.NoError(t, err)
+	require.Len(t, c.Files(), 4)
+	require.NoError(t, c.Close())
+}
+
+// TestReadAllocatesOnce checks that reading a tensor allocates about its own size, not a
+// second copy of the data (the checkpoint-loading memory budget).
+func TestReadAllocatesOnce(t *testing.T) {
+	const n = 1 << 20 // 4 MiB as f32, 2 MiB as bf16
+	vals := make([]float32, n)
+	for i := range vals {
+		vals[i] = float32(i % 1000)
+	}
+	var tensors []Tensor
+	for _, dt := range []DType{F32, BF16} {
+		ten, err := FromFloat32("t_"+string(dt), dt, []int{n}, vals)
+		require.NoError(t, err)
+		tensors = append(tensors, ten)
+	}
+	p := filepath.Join(t.TempDir(), "big.safetensors")
+	require.NoError(t, WriteFile(p, tensors, nil))
+	f, err := Open(p)
+	require.NoError(t, err)
+	defer f.Close()
+	for _, dt := range []DType{F32, BF16} {
+		allocated := allocatedBytes(func() {
+			out, err := f.Float32("t_" + string(dt))
+			require.NoError(t, err)
+			require.Len(t, out, n)
+		})
+		// The float32 result is 4 MiB; allow the 1 MiB conversion chunk and small change.
+		require.Less(t, allocated, uint64(4*n+chunkBytes+64<<10), string(dt))
+	}
+	buf := make([]byte, 4*n)
+	require.Less(t, allocatedBytes(func() { require.NoError(t, f.ReadInto("t_F32", buf)) }), uint64(64<<10))
+}
+
+func allocatedBytes(fn func()) uint64 {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	fn()
+	runtime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc
+}
+
+func BenchmarkFloat32(b *testing.B) {
+	const n = 1 << 20
+	vals := make([]float32, n)
+	var tensors []Tensor
+	for _, dt := range []DType{F32, BF16, F16} {
+		ten, err := FromFloat32("t_"+string(dt), dt, []int{n}, vals)
+		require.NoError(b, err)
+		tensors = append(tensors, ten)
+	}
+	p := filepath.Join(b.TempDir(), "bench.safetensors")
+	require.NoError(b, WriteFile(p, tensors, nil))
+	f, err := Open(p)
+	require.NoError(b, err)
+	defer f.Close()
+	dst := make([]float32, n)
+	for _, dt := range []DType{F32, BF16, F16} {
+		b.Run(string(dt), func(b *testing.B) {
+			b.SetBytes(int64(n * dt.Size()))
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := f.Float32Into("t_"+string(dt), dst); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }
