@@ -462,3 +462,22 @@ func BenchmarkFloat32(b *testing.B) {
 		})
 	}
 }
+
+// FuzzParseIndex: a hostile model.safetensors.index.json yields an error or shard names that
+// stay inside the model directory.
+func FuzzParseIndex(f *testing.F) {
+	f.Add([]byte(`{"metadata":{"total_size":8},"weight_map":{"a":"model-00001-of-00002.safetensors","b":"model-00002-of-00002.safetensors"}}`))
+	f.Add([]byte(`{"weight_map":{"a":"../x.safetensors"}}`))
+	f.Add([]byte(`{"weight_map":{"a":"/etc/passwd"}}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		shards, err := parseIndex(data, "index.json")
+		if err != nil {
+			return
+		}
+		for shard := range shards {
+			if shard != filepath.Base(shard) || !filepath.IsLocal(shard) {
+				t.Fatalf("accepted shard path %q", shard)
+			}
+		}
+	})
+}
