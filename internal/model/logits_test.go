@@ -42,7 +42,12 @@ func maxAbsDiff(t *testing.T, want, got [][]float32) float64 {
 
 func loadModel(t *testing.T, name string) *Model {
 	t.Helper()
-	m, _, err := Load(filepath.Join(modelsDir, name), nil)
+	return loadDir(t, filepath.Join(modelsDir, name))
+}
+
+func loadDir(t *testing.T, dir string) *Model {
+	t.Helper()
+	m, _, err := Load(dir, nil)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = m.Close() })
 	return m
@@ -53,14 +58,21 @@ func loadModel(t *testing.T, name string) *Model {
 // load and computed in float32, as its logits*.json were.
 func TestLogitsMatchReference(t *testing.T) {
 	for _, tc := range []struct {
-		model string
-		tol   float64
+		dir string
+		tol float64
 	}{
-		{"llama", 1e-4}, {"mistral", 1e-4}, {"qwen2", 1e-4}, {"qwen3", 1e-4}, {"llama_bf16", 1e-4},
+		{filepath.Join(modelsDir, "llama"), 1e-4},
+		{filepath.Join(modelsDir, "mistral"), 1e-4},
+		{filepath.Join(modelsDir, "qwen2"), 1e-4},
+		{filepath.Join(modelsDir, "qwen3"), 1e-4},
+		{filepath.Join(modelsDir, "llama_bf16"), 1e-4},
+		{"testdata/mistral_sliding", 1e-4},       // window 4 over 21 tokens, one kv head
+		{"testdata/qwen2_partial_sliding", 1e-4}, // window 3 on layers 1 and 2 only
+		{"testdata/llama_f16", 1e-4},             // F16 weights converted on load
 	} {
-		t.Run(tc.model, func(t *testing.T) {
-			dir := filepath.Join(modelsDir, tc.model)
-			m := loadModel(t, tc.model)
+		t.Run(filepath.Base(tc.dir), func(t *testing.T) {
+			dir := tc.dir
+			m := loadDir(t, dir)
 			for _, file := range []string{"logits.json", "logits_lora.json"} {
 				var adapter *Adapter
 				if file == "logits_lora.json" {
@@ -75,6 +87,22 @@ func TestLogitsMatchReference(t *testing.T) {
 				t.Logf("%s: max abs diff %g", file, d)
 				require.Less(t, d, tc.tol)
 			}
+		})
+	}
+}
+
+// TestSlidingWindowMatters makes sure the sliding-window fixtures would catch a forward pass that
+// ignores the window: without it, their logits move far from the reference.
+func TestSlidingWindowMatters(t *testing.T) {
+	for _, dir := range []string{"testdata/mistral_sliding", "testdata/qwen2_partial_sliding"} {
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			m := loadDir(t, dir)
+			require.NotEmpty(t, m.Spec.SlidingWindows)
+			m.Spec.SlidingWindows = nil
+			want := readExpected(t, dir, "logits.json")
+			got, err := m.Logits(context.Background(), want.IDs, nil)
+			require.NoError(t, err)
+			require.Greater(t, maxAbsDiff(t, want.Logits, got), 1e-2)
 		})
 	}
 }
