@@ -1,22 +1,13 @@
 package model
 
 import (
-	"sync"
-
 	"github.com/gomlx/gomlx/backends"
+
+	"github.com/sectorflow/sdk/internal/backend"
 )
 
-var (
-	defaultOnce sync.Once
-	procBackend backends.Backend
-	defaultErr  error
-)
-
-// defaultBackend returns the process default backend.
-// TODO: switch to internal/backend.Default once it lands.
+// defaultBackend returns the process default backend (internal/backend's choice: GOMLX_BACKEND,
+// else XLA when a PJRT plugin is installed, else the pure-Go backend in its safe configuration).
 func defaultBackend() (backends.Backend, error) {
-	defaultOnce.Do(func() {
-		procBackend, defaultErr = backends.NewWithConfig("go:ops_sequential")
-	})
-	return procBackend, defaultErr
+	return backend.Default()
 }
