@@ -55,6 +55,10 @@ type Config struct {
 	// TargetRegex is target_modules given as a string: a regex the whole module name must
 	// match, or AllLinear.
 	TargetRegex string
+	// ExcludeModules lists module-name suffixes that target_modules must not select (PEFT's
+	// exclude_modules as a list); ExcludeRegex is the string form, matched against the whole name.
+	ExcludeModules []string
+	ExcludeRegex   string
 	// UseRSLoRA selects scale alpha/sqrt(r) instead of alpha/r.
 	UseRSLoRA bool
 	// Bias is PEFT's bias setting; only "none" is supported.
@@ -65,9 +69,10 @@ type Config struct {
 	RankPattern  []RankOverride
 	AlphaPattern []AlphaOverride
 
-	rankRes  []*regexp.Regexp
-	alphaRes []*regexp.Regexp
-	targetRe *regexp.Regexp
+	rankRes   []*regexp.Regexp
+	alphaRes  []*regexp.Regexp
+	targetRe  *regexp.Regexp
+	excludeRe *regexp.Regexp
 }
 
 // maxConfigSize caps adapter_config.json.
@@ -101,7 +106,8 @@ func ParseConfig(data []byte) (*Config, error) {
 	}
 	c := &Config{PeftType: "LORA", R: 8, LoraAlpha: 8, Bias: "none"}
 	var useDoRA, fanInFanOut bool
-	var modulesToSave, layersToTransform, layersPattern, loraBias, targets any
+	var modulesToSave, layersToTransform, layersPattern, loraBias, targets, exclude any
+	var layerReplication, targetParameters, trainableTokens any
 	var r float64 = 8
 	for _, f := range []struct {
 		key string
@@ -112,7 +118,9 @@ func ParseConfig(data []byte) (*Config, error) {
 		{"base_model_name_or_path", &c.BaseModelNameOrPath}, {"use_dora", &useDoRA},
 		{"fan_in_fan_out", &fanInFanOut}, {"modules_to_save", &modulesToSave},
 		{"layers_to_transform", &layersToTransform}, {"layers_pattern", &layersPattern},
-		{"lora_bias", &loraBias}, {"target_modules", &targets},
+		{"lora_bias", &loraBias}, {"target_modules", &targets}, {"exclude_modules", &exclude},
+		{"layer_replication", &layerReplication}, {"target_parameters", &targetParameters},
+		{"trainable_token_indices", &trainableTokens},
 	} {
 		if err := get(f.key, f.dst); err != nil {
 			return nil, err
@@ -136,6 +144,27 @@ func ParseConfig(data []byte) (*Config, error) {
 		return nil, unsupported("layers_to_transform", "restricting LoRA to some layers is not supported")
 	case loraBias == true:
 		return nil, unsupported("lora_bias", "LoRA biases are not supported")
+	case notEmpty(layerReplication):
+		return nil, unsupported("layer_replication", "replicated layers are not supported")
+	case notEmpty(targetParameters):
+		return nil, unsupported("target_parameters", "LoRA on parameters (not modules) is not supported")
+	case notEmpty(trainableTokens):
+		return nil, unsupported("trainable_token_indices", "trainable tokens are not supported")
+	}
+	switch t := exclude.(type) {
+	case nil:
+	case string:
+		c.ExcludeRegex = t
+	case []any:
+		for _, e := range t {
+			s, ok := e.(string)
+			if !ok || s == "" {
+				return nil, fmt.Errorf("%s: exclude_modules: want non-empty strings, found %v: %w", ConfigFile, e, ErrInvalid)
+			}
+			c.ExcludeModules = append(c.ExcludeModules, s)
+		}
+	default:
+		return nil, fmt.Errorf("%s: exclude_modules: want a list of module names or a regex, found %s: %w", ConfigFile, short(raw["exclude_modules"]), ErrInvalid)
 	}
 	if r != math.Trunc(r) || r < 1 || r > maxRank {
 		return nil, fmt.Errorf("%s: r: want an integer in [1, %d], found %v: %w", ConfigFile, maxRank, r, ErrInvalid)
@@ -188,7 +217,7 @@ func ParseConfig(data []byte) (*Config, error) {
 
 // compile prepares the regexes of target_modules, rank_pattern and alpha_pattern.
 func (c *Config) compile() error {
-	c.rankRes, c.alphaRes, c.targetRe = nil, nil, nil
+	c.rankRes, c.alphaRes, c.targetRe, c.excludeRe = nil, nil, nil, nil
 	for _, p := range c.RankPattern {
 		re, err := patternRegexp(p.Key)
 		if err != nil {
@@ -209,6 +238,13 @@ func (c *Config) compile() error {
 			return fmt.Errorf("%s: target_modules regex %q: %v: %w", ConfigFile, c.TargetRegex, err, ErrInvalid)
 		}
 		c.targetRe = re
+	}
+	if c.ExcludeRegex != "" {
+		re, err := regexp.Compile(`^(?:` + c.ExcludeRegex + `)$`)
+		if err != nil {
+			return fmt.Errorf("%s: exclude_modules regex %q: %v: %w", ConfigFile, c.ExcludeRegex, err, ErrInvalid)
+		}
+		c.excludeRe = re
 	}
 	return nil
 }
@@ -287,8 +323,11 @@ func short(v json.RawMessage) string {
 }
 
 // Targets reports whether target_modules selects the module (a full name such as
-// "model.layers.0.self_attn.q_proj"), with PEFT's rules.
+// "model.layers.0.self_attn.q_proj") and exclude_modules does not, with PEFT's rules.
 func (c *Config) Targets(module string) bool {
+	if c.excluded(module) {
+		return false
+	}
 	if c.TargetRegex == AllLinear {
 		_, kind := splitModule(module)
 		return isProjection(kind)
@@ -302,6 +341,23 @@ func (c *Config) Targets(module string) bool {
 		return c.targetRe.MatchString(module)
 	}
 	for _, t := range c.TargetModules {
+		if module == t || strings.HasSuffix(module, "."+t) {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *Config) excluded(module string) bool {
+	if c.ExcludeRegex != "" {
+		if c.excludeRe == nil {
+			if err := c.compile(); err != nil {
+				return false
+			}
+		}
+		return c.excludeRe.MatchString(module)
+	}
+	for _, t := range c.ExcludeModules {
 		if module == t || strings.HasSuffix(module, "."+t) {
 			return true
 		}

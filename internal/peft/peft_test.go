@@ -90,7 +90,7 @@ func TestWriteMatchesFixtureKeys(t *testing.T) {
 	require.NoError(t, json.Unmarshal(data, &cfg))
 	require.Equal(t, map[string]any{
 		"alpha_pattern": map[string]any{}, "auto_mapping": nil, "base_model_name_or_path": "..", "bias": "none",
-		"fan_in_fan_out": false, "inference_mode": true, "init_lora_weights": true, "layers_pattern": nil,
+		"exclude_modules": nil, "fan_in_fan_out": false, "inference_mode": true, "init_lora_weights": true, "layers_pattern": nil,
 		"layers_to_transform": nil, "lora_alpha": 8.0, "lora_dropout": 0.0, "modules_to_save": nil,
 		"peft_type": "LORA", "r": 4.0, "rank_pattern": map[string]any{}, "revision": nil,
 		"target_modules": []any{"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"},
@@ -168,6 +168,15 @@ func TestPatterns(t *testing.T) {
 	require.False(t, re.Targets("model.layers.3.self_attn.k_proj"))
 	require.False(t, re.Targets("model.layers.3.self_attn.q_proj.base")) // fullmatch
 
+	ex, err := ParseConfig([]byte(`{"r":8,"target_modules":["q_proj","v_proj"],"exclude_modules":["layers.1.self_attn.q_proj"]}`))
+	require.NoError(t, err)
+	require.True(t, ex.Targets("model.layers.0.self_attn.q_proj"))
+	require.False(t, ex.Targets("model.layers.1.self_attn.q_proj"))
+	exRe, err := ParseConfig([]byte(`{"r":8,"target_modules":"all-linear","exclude_modules":".*mlp.*"}`))
+	require.NoError(t, err)
+	require.True(t, exRe.Targets("model.layers.0.self_attn.o_proj"))
+	require.False(t, exRe.Targets("model.layers.0.mlp.up_proj"))
+
 	all, err := ParseConfig([]byte(`{"r":8,"target_modules":"all-linear","use_rslora":true,"lora_alpha":16}`))
 	require.NoError(t, err)
 	require.True(t, all.Targets("model.layers.0.mlp.down_proj"))
@@ -190,6 +199,9 @@ func TestParseConfigRejects(t *testing.T) {
 		{"layers_to_transform", `{"r":4,"target_modules":["q_proj"],"layers_to_transform":[0]}`, ErrUnsupported, "layers_to_transform"},
 		{"lora_bias", `{"r":4,"target_modules":["q_proj"],"lora_bias":true}`, ErrUnsupported, "lora_bias"},
 		{"no targets", `{"r":4}`, ErrInvalid, "target_modules: missing"},
+		{"layer_replication", `{"r":4,"target_modules":["q_proj"],"layer_replication":[[0,1]]}`, ErrUnsupported, "layer_replication"},
+		{"target_parameters", `{"r":4,"target_modules":["q_proj"],"target_parameters":["experts.w"]}`, ErrUnsupported, "target_parameters"},
+		{"bad exclude", `{"r":4,"target_modules":["q_proj"],"exclude_modules":[1]}`, ErrInvalid, "exclude_modules: want non-empty strings"},
 		{"empty targets", `{"r":4,"target_modules":[]}`, ErrInvalid, "target_modules: empty list"},
 		{"numeric targets", `{"r":4,"target_modules":3}`, ErrInvalid, "target_modules: want a list"},
 		{"zero rank", `{"r":0,"target_modules":["q_proj"]}`, ErrInvalid, "r: want an integer in [1, 65536], found 0"},

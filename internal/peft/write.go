@@ -139,11 +139,19 @@ func (c *Config) marshal(kinds map[string]bool) ([]byte, error) {
 	if r == 0 {
 		return nil, fmt.Errorf("config: r is 0, want the adapter's rank")
 	}
+	var exclude any
+	switch {
+	case c.ExcludeRegex != "":
+		exclude = c.ExcludeRegex
+	case len(c.ExcludeModules) > 0:
+		exclude = c.ExcludeModules
+	}
 	fields := map[string]any{
 		"alpha_pattern":           alpha,
 		"auto_mapping":            nil,
 		"base_model_name_or_path": c.BaseModelNameOrPath,
 		"bias":                    bias,
+		"exclude_modules":         exclude,
 		"fan_in_fan_out":          false,
 		"inference_mode":          true,
 		"init_lora_weights":       true,
