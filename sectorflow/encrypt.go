@@ -62,41 +62,58 @@ type KeyProvider interface {
 
 // derivedKeys derives one key per tenant from a master key with HKDF-SHA256.
 type derivedKeys struct {
-	master []byte
-	id     string
+	masters []derivedMaster // the current one first
 }
 
-// NewDerivedKeys returns a KeyProvider that derives each tenant's key from master (at least 32
-// random bytes) with HKDF-SHA256, so one secret serves every tenant and no tenant's key opens
-// another's objects. The key id is a fingerprint of master, so objects written under another
-// master are reported as such rather than as corrupt.
-func NewDerivedKeys(master []byte) (KeyProvider, error) {
-	if len(master) < 32 {
-		return nil, fmt.Errorf("derived keys: expected a master key of at least 32 bytes, found %d", len(master))
+type derivedMaster struct {
+	id     string
+	secret []byte
+}
+
+// NewDerivedKeys returns a KeyProvider that derives each tenant's key from a master key (at least
+// 32 random bytes) with HKDF-SHA256, so one secret serves every tenant and no tenant's key opens
+// another's objects. New objects use current; objects written under a previous master stay
+// readable, which is how the master key is rotated. A key id is a fingerprint of its master, so
+// an object written under an unknown master is reported as such rather than as corrupt.
+func NewDerivedKeys(current []byte, previous ...[]byte) (KeyProvider, error) {
+	d := &derivedKeys{}
+	for i, m := range append([][]byte{current}, previous...) {
+		if len(m) < 32 {
+			return nil, fmt.Errorf("derived keys: master key %d: expected at least 32 bytes, found %d", i, len(m))
+		}
+		fp, err := hkdf.Key(sha256.New, m, nil, "sectorflow key fingerprint v1", 6)
+		if err != nil {
+			return nil, fmt.Errorf("derived keys: %w", err)
+		}
+		d.masters = append(d.masters, derivedMaster{id: fmt.Sprintf("hkdf-%x", fp), secret: bytes.Clone(m)})
 	}
-	fp, err := hkdf.Key(sha256.New, master, nil, "sectorflow key fingerprint v1", 6)
-	if err != nil {
-		return nil, err
-	}
-	return &derivedKeys{master: bytes.Clone(master), id: fmt.Sprintf("hkdf-%x", fp)}, nil
+	return d, nil
 }
 
 func (d *derivedKeys) CurrentKey(ctx context.Context, tenant string) (TenantKey, error) {
-	if err := ValidateTenant(tenant); err != nil {
-		return TenantKey{}, err
-	}
-	k, err := hkdf.Key(sha256.New, d.master, nil, "sectorflow tenant key v1\x00"+tenant, encDataKeyLen)
-	if err != nil {
-		return TenantKey{}, err
-	}
-	return TenantKey{ID: d.id, Secret: k}, nil
+	return d.derive(d.masters[0], tenant)
 }
 
 func (d *derivedKeys) Key(ctx context.Context, tenant, id string) (TenantKey, error) {
-	if id != d.id {
-		return TenantKey{}, fmt.Errorf("derived keys: expected key id %q, found %q (written under another master key)", d.id, id)
+	ids := make([]string, len(d.masters))
+	for i, m := range d.masters {
+		if m.id == id {
+			return d.derive(m, tenant)
+		}
+		ids[i] = m.id
 	}
-	return d.CurrentKey(ctx, tenant)
+	return TenantKey{}, fmt.Errorf("derived keys: expected a key id in %q, found %q (written under another master key)", ids, id)
+}
+
+func (d *derivedKeys) derive(m derivedMaster, tenant string) (TenantKey, error) {
+	if err := ValidateTenant(tenant); err != nil {
+		return TenantKey{}, err
+	}
+	k, err := hkdf.Key(sha256.New, m.secret, nil, "sectorflow tenant key v1\x00"+tenant, encDataKeyLen)
+	if err != nil {
+		return TenantKey{}, fmt.Errorf("derived keys: %w", err)
+	}
+	return TenantKey{ID: m.id, Secret: k}, nil
 }
 
 // encryptedDriver encrypts objects on their way to another driver.

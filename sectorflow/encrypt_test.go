@@ -222,7 +222,9 @@ func (zeroReader) Read(p []byte) (int, error) { clear(p); return len(p), nil }
 func TestDerivedKeys(t *testing.T) {
 	ctx := context.Background()
 	_, err := sectorflow.NewDerivedKeys(make([]byte, 31))
-	require.ErrorContains(t, err, "at least 32 bytes, found 31")
+	require.ErrorContains(t, err, "master key 0: expected at least 32 bytes, found 31")
+	_, err = sectorflow.NewDerivedKeys(make([]byte, 32), make([]byte, 8))
+	require.ErrorContains(t, err, "master key 1: expected at least 32 bytes, found 8")
 	keys := testKeys(t)
 	a, err := keys.CurrentKey(ctx, "acme")
 	require.NoError(t, err)
@@ -271,4 +273,34 @@ func FuzzDecrypt(f *testing.F) {
 			require.Equal(t, make([]byte, len(got)), got)
 		}
 	})
+}
+
+// TestDerivedKeysRotation: after the master key is rotated, new objects use the new key and old
+// objects stay readable as long as the old master is listed.
+func TestDerivedKeysRotation(t *testing.T) {
+	ctx := context.Background()
+	oldMaster, newMaster := bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32)
+	mem := sectorflow.NewMemoryDriver()
+	store := func(current []byte, previous ...[]byte) *sectorflow.Store {
+		keys, err := sectorflow.NewDerivedKeys(current, previous...)
+		require.NoError(t, err)
+		return sectorflow.NewStore(sectorflow.NewEncryptedDriver(mem, keys), nil)
+	}
+	oldKey := sectorflow.Key{Tenant: "acme", Kind: sectorflow.KindAdapter, Name: "old"}
+	newKey := sectorflow.Key{Tenant: "acme", Kind: sectorflow.KindAdapter, Name: "new"}
+	require.NoError(t, store(oldMaster).Put(ctx, oldKey, bytes.NewReader([]byte("before")), nil))
+	rotated := store(newMaster, oldMaster)
+	require.NoError(t, rotated.Put(ctx, newKey, bytes.NewReader([]byte("after")), nil))
+
+	got, err := readAll(t, rotated, oldKey)
+	require.NoError(t, err)
+	require.Equal(t, "before", string(got))
+	got, err = readAll(t, rotated, newKey)
+	require.NoError(t, err)
+	require.Equal(t, "after", string(got))
+
+	_, err = readAll(t, store(newMaster), oldKey)
+	require.ErrorContains(t, err, "written under another master key", "once the old master is dropped, its objects are unreadable")
+	_, err = readAll(t, store(oldMaster), newKey)
+	require.ErrorContains(t, err, "written under another master key")
 }

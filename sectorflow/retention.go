@@ -88,56 +88,63 @@ func (s *Store) expiry(kind Kind, now time.Time, opts *PutOptions) (time.Time, e
 // rewrites expired keys at the same moment (or accept that such a rare rewrite must be retried).
 func (s *Store) Sweep(ctx context.Context) (*DeletionReport, error) {
 	now := s.now()
-	var expired []ObjectInfo
-	for info, err := range s.listAll(ctx, "", "") {
+	var objs []DriverObject
+	for obj, err := range s.driver.ListObjects(ctx, "", "") {
 		if err != nil {
 			return nil, fmt.Errorf("sweep: %w", err)
 		}
-		if info.Temporary() && !now.Before(info.Expires) {
-			expired = append(expired, info)
-		}
+		objs = append(objs, obj)
 	}
 	report := &DeletionReport{}
-	for _, info := range expired {
+	var unreadable []error
+	for _, obj := range objs {
 		if err := ctx.Err(); err != nil {
 			return report, fmt.Errorf("sweep: %w", err)
 		}
-		removed, err := s.sweepOne(ctx, info.Key, now)
+		info, removed, err := s.sweepOne(ctx, obj, now)
+		if errors.Is(err, ErrCorrupt) {
+			// One damaged object must not keep the others' expired data alive.
+			unreadable = append(unreadable, fmt.Errorf("%s: %w", obj.Key, err))
+			continue
+		}
 		if err != nil {
-			return report, fmt.Errorf("sweep %s: %w", info.Key, err)
+			return report, fmt.Errorf("sweep %s: %w", obj.Key, err)
 		}
 		if removed {
 			report.Removed = append(report.Removed, info)
 			report.Bytes += info.Size
 		}
 	}
+	if len(unreadable) > 0 {
+		return report, fmt.Errorf("sweep: kept %d objects whose retention cannot be read: %w", len(unreadable), errors.Join(unreadable...))
+	}
 	return report, nil
 }
 
-// sweepOne removes key if it is still expired. An object that a Put of this Store is writing
-// is left for the next sweep (it is unreadable meanwhile anyway).
-func (s *Store) sweepOne(ctx context.Context, key Key, now time.Time) (bool, error) {
-	mu := s.stripe(key)
+// sweepOne removes obj if it has expired. An object that a Put of this Store is writing is left
+// for the next sweep (it is unreadable meanwhile anyway).
+func (s *Store) sweepOne(ctx context.Context, obj DriverObject, now time.Time) (ObjectInfo, bool, error) {
+	mu := s.stripe(obj.Key)
 	if !mu.TryLock() {
-		return false, nil
+		return ObjectInfo{}, false, nil
 	}
 	defer mu.Unlock()
-	// Re-read the header just before removing: a Put may have replaced the object.
-	rc, h, err := s.open(ctx, key)
+	// The header is read under the lock, just before removing: a Put may have replaced it.
+	rc, h, err := s.open(ctx, obj.Key)
 	if errors.Is(err, ErrNotFound) {
-		return false, nil
+		return ObjectInfo{}, false, nil
 	}
 	if err != nil {
-		return false, err
+		return ObjectInfo{}, false, err
 	}
 	rc.Close()
 	if !h.expired(now) {
-		return false, nil
+		return ObjectInfo{}, false, nil
 	}
-	if err := s.driver.RemoveObject(ctx, key); err != nil && !errors.Is(err, ErrNotFound) {
-		return false, err
+	if err := s.driver.RemoveObject(ctx, obj.Key); err != nil && !errors.Is(err, ErrNotFound) {
+		return ObjectInfo{}, false, err
 	}
-	return true, nil
+	return ObjectInfo{Key: obj.Key, Size: obj.Size - headerSize, Created: h.created, Expires: h.expires}, true, nil
 }
 
 // DeleteTenant implements TenantDeleter: it removes every object tenant owns, of every kind,
