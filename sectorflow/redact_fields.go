@@ -235,7 +235,9 @@ func secretValue(v string, strength fieldStrength) bool {
 	}
 	switch {
 	case strings.HasPrefix(v, "${"), strings.HasPrefix(v, "{{"), strings.HasPrefix(v, "$("),
-		strings.HasPrefix(v, "%("), strings.HasPrefix(v, "<"), strings.HasPrefix(v, "{"):
+		strings.HasPrefix(v, "%("), strings.HasPrefix(v, "<"), strings.HasPrefix(v, "{"),
+		strings.HasPrefix(v, "process.env."), strings.HasPrefix(lv, "os.environ"),
+		strings.HasPrefix(lv, "os.getenv("), strings.HasPrefix(lv, "env."), strings.HasPrefix(lv, "env:"):
 		return false // a reference, template or placeholder, not a value
 	case strings.Trim(v, "*xX•.") == "":
 		return false // already masked

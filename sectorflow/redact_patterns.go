@@ -1,6 +1,7 @@
 package sectorflow
 
 import (
+	"bytes"
 	"encoding/base64"
 	"regexp"
 	"strings"
@@ -68,7 +69,7 @@ var rules = []rule{
 	{kind: kindAWSKeyID, keywords: []string{"akia", "asia", "abia", "acca", "a3t"},
 		re: regexp.MustCompile(`\b(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}\b`)},
 	{kind: kindAWSSecret, keywords: []string{"secret_access_key", "secretaccesskey", "secret-access-key", "aws_secret", "awssecret"},
-		re:    regexp.MustCompile(`(?i)(?:aws_?secret_?(?:access_?)?key|secret_?access_?key|(?:aws-)?secret-access-key)\\?["']?\s*(?:=>|:=|[:=])\s*\\?["']?([A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+]|\z)`),
+		re:    regexp.MustCompile(`(?i)(?:aws_?secret_?(?:access_?)?key|secret_?access_?key|(?:aws-)?secret-access-key)\\?["']?(?:\s*(?:=>|:=|[:=])\s*|\s+)\\?["']?([A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+]|\z)`),
 		group: 1},
 	{kind: kindGCPAPIKey, keywords: []string{"aiza"},
 		re: regexp.MustCompile(`AIza[0-9A-Za-z_\-]{35}`)},
@@ -107,7 +108,7 @@ var rules = []rule{
 		re: regexp.MustCompile(`(?i)\bbasic\s+([A-Za-z0-9+/]{8,}={0,2})(?:[^A-Za-z0-9+/=]|\z)`), group: 1,
 		valid: func(s string) bool {
 			b, err := base64.StdEncoding.DecodeString(s)
-			return err == nil && strings.Contains(string(b), ":")
+			return err == nil && basicCredentials(b)
 		}},
 	{kind: kindURLPassword, keywords: []string{"://"},
 		re: regexp.MustCompile(`\b[A-Za-z][A-Za-z0-9+.\-]{1,30}://[^\s:/?#@"'<>\[\]]*:([^\s/?#"'<>]+)@`), group: 1},
@@ -156,3 +157,14 @@ func containsAny(s string, subs []string) bool {
 func hasDigit(s string) bool { return strings.ContainsAny(s, "0123456789") }
 func hasUpper(s string) bool { return strings.ContainsAny(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") }
 func hasLower(s string) bool { return strings.ContainsAny(s, "abcdefghijklmnopqrstuvwxyz") }
+
+// basicCredentials reports whether b looks like decoded HTTP Basic credentials: printable
+// "user:password".
+func basicCredentials(b []byte) bool {
+	for _, c := range b {
+		if c < 0x20 || c > 0x7e {
+			return false
+		}
+	}
+	return bytes.IndexByte(b, ':') >= 0
+}
