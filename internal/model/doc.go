@@ -37,7 +37,9 @@
 //
 // LoRA: a [LoRAFunc] returns the already-scaled delta of a projection's output for its input
 // [B, T, in]; [StaticLoRA] builds one from an [Adapter]'s A/B nodes, [LoRADelta] is the PEFT
-// formula ((x A^T) B^T) * scale. Tuning plugs trainable variables, inference a per-row gather.
+// formula ((x A^T) B^T) * scale. Tuning plugs trainable variables; inference serves several
+// adapters in one batch with [GatherLoRA], which picks each row's adapter slot from per-projection
+// [LoRAStack]s (A [N, R, in], B [N, out, R], Scale [N], ranks zero-padded to R; slot 0 empty).
 //
 // # Traps of GoMLX v0.26.0's pure-Go backend this package avoids
 //

@@ -126,3 +126,29 @@ func LoRADelta(x, a, b *graph.Node, scale float32) *graph.Node {
 	d := graph.DotGeneral(xa, []int{xa.Rank() - 1}, nil, f32(b), []int{1}, nil)
 	return graph.MulScalar(d, scale)
 }
+
+// LoRAStack holds the A and B matrices of N adapter slots for one projection, padded to a common
+// rank R with zeros: A [N, R, in], B [N, out, R], and Scale [N] float32 (0 for an empty slot).
+// Inference keeps one stack per (layer, module) on the device and serves many adapters per batch.
+type LoRAStack struct {
+	A, B, Scale *graph.Node
+}
+
+// GatherLoRA returns a LoRAFunc that applies to batch row b the adapter slot rows[b] ([B] int32)
+// of each projection's stack: delta_b = ((x_b A[s]^T) B[s]^T) * Scale[s] with s = rows[b].
+// stacks returns nil for a projection that no slot adapts.
+func GatherLoRA(stacks func(layer int, module string) *LoRAStack, rows *graph.Node) LoRAFunc {
+	idx := graph.ExpandAxes(rows, -1) // [B, 1]
+	return func(layer int, module string, x *graph.Node) *graph.Node {
+		st := stacks(layer, module)
+		if st == nil {
+			return nil
+		}
+		a := graph.Gather(f32(st.A), idx)                                               // [B, R, in]
+		b := graph.Gather(f32(st.B), idx)                                               // [B, out, R]
+		xa := graph.DotGeneral(x, []int{x.Rank() - 1}, []int{0}, a, []int{2}, []int{0}) // [B, T, R]
+		d := graph.DotGeneral(xa, []int{2}, []int{0}, b, []int{2}, []int{0})            // [B, T, out]
+		scale := graph.Reshape(graph.Gather(f32(st.Scale), idx), rows.Shape().Dimensions[0], 1, 1)
+		return graph.Mul(d, scale)
+	}
+}
