@@ -38,7 +38,7 @@ type Options struct {
 	KeepTrailingNewline bool // keep a single trailing newline of the template source
 
 	MaxSteps       int64 // statements, expressions and loop iterations per render; default 20,000,000
-	MaxOutputBytes int   // size of the output and of any string built; default 64 MiB
+	MaxOutputBytes int   // size of the output and of any string built; default and maximum 64 MiB
 	MaxDepth       int   // nesting of macro calls and recursive loops; default 200
 }
 
@@ -50,14 +50,17 @@ func (o *Options) withDefaults() Options {
 	if c.MaxSteps <= 0 {
 		c.MaxSteps = 20_000_000
 	}
-	if c.MaxOutputBytes <= 0 {
-		c.MaxOutputBytes = 64 << 20
+	if c.MaxOutputBytes <= 0 || c.MaxOutputBytes > maxOutputLimit {
+		c.MaxOutputBytes = maxOutputLimit
 	}
 	if c.MaxDepth <= 0 {
 		c.MaxDepth = 200
 	}
 	return c
 }
+
+// maxOutputLimit is the default and largest MaxOutputBytes.
+const maxOutputLimit = 64 << 20
 
 // Template is a parsed template; it is immutable and safe for concurrent Render calls.
 type Template struct {
@@ -166,6 +169,9 @@ func (r *renderer) checkLen(n int) error {
 	return nil
 }
 
+// str is toString bounded by the output limit.
+func (r *renderer) str(v any) string { return toStringLimit(v, r.opts.MaxOutputBytes+1) }
+
 func (r *renderer) write(line int, s string) error {
 	if err := r.checkLen(r.out.Len() + len(s)); err != nil {
 		return wrap(line, err)
@@ -206,7 +212,7 @@ func (r *renderer) exec(s stmt, sc *scope) error {
 		if err != nil {
 			return err
 		}
-		return r.write(line, toString(v))
+		return r.write(line, r.str(v))
 	case *ifStmt:
 		for i, t := range n.tests {
 			v, err := r.eval(t, sc)
@@ -827,6 +833,9 @@ func (r *renderer) call(line int, fn any, args []any, kwargs *Dict) (any, error)
 		if err != nil {
 			var je *Error
 			if errors.As(err, &je) {
+				if je.Line == 0 {
+					return nil, &Error{Line: line, Msg: je.Msg}
+				}
 				return nil, err
 			}
 			return nil, &calleeError{err}
@@ -933,6 +942,9 @@ func sliceIndices(n int, b [3]*int64) ([]int, error) {
 	if step == 0 {
 		return nil, fmt.Errorf("slice step cannot be zero")
 	}
+	if step == math.MinInt64 {
+		step = -math.MaxInt64 // same indices for any real length, and -step stays representable
+	}
 	ln := int64(n)
 	clamp := func(p *int64, def int64) int64 {
 		if p == nil {
@@ -961,9 +973,15 @@ func sliceIndices(n int, b [3]*int64) ([]int, error) {
 	} else {
 		start, stop = clamp(b[0], ln-1), clamp(b[1], -1)
 	}
-	var out []int
-	for i := start; (step > 0 && i < stop) || (step < 0 && i > stop); i += step {
-		out = append(out, int(i))
+	var count int64
+	if step > 0 && stop > start {
+		count = (stop-start-1)/step + 1
+	} else if step < 0 && stop < start {
+		count = (start-stop-1)/(-step) + 1
+	}
+	out := make([]int, 0, count)
+	for k := int64(0); k < count; k++ {
+		out = append(out, int(start+k*step))
 	}
 	return out, nil
 }

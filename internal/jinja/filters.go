@@ -26,7 +26,7 @@ func init() {
 		"abs":         filterAbs,
 		"attr":        filterAttr,
 		"batch":       filterBatch,
-		"capitalize":  func(r *renderer, v any, a []any, kw *Dict) (any, error) { return pyCapitalize(toString(v)), nil },
+		"capitalize":  func(r *renderer, v any, a []any, kw *Dict) (any, error) { return pyCapitalize(r.str(v)), nil },
 		"center":      filterCenter,
 		"count":       filterLength,
 		"d":           filterDefault,
@@ -46,7 +46,7 @@ func init() {
 		"last":        filterLast,
 		"length":      filterLength,
 		"list":        filterList,
-		"lower":       func(r *renderer, v any, a []any, kw *Dict) (any, error) { return strings.ToLower(toString(v)), nil },
+		"lower":       func(r *renderer, v any, a []any, kw *Dict) (any, error) { return strings.ToLower(r.str(v)), nil },
 		"map":         filterMap,
 		"max":         func(r *renderer, v any, a []any, kw *Dict) (any, error) { return filterMinMax(r, v, a, kw, 1) },
 		"min":         func(r *renderer, v any, a []any, kw *Dict) (any, error) { return filterMinMax(r, v, a, kw, -1) },
@@ -60,25 +60,25 @@ func init() {
 		"replace": filterReplace,
 		"reverse": filterReverse,
 		"round":   filterRound,
-		"safe":    func(r *renderer, v any, a []any, kw *Dict) (any, error) { return toString(v), nil },
+		"safe":    func(r *renderer, v any, a []any, kw *Dict) (any, error) { return r.str(v), nil },
 		"select": func(r *renderer, v any, a []any, kw *Dict) (any, error) {
 			return filterSelect(r, v, a, kw, true, false)
 		},
 		"selectattr": func(r *renderer, v any, a []any, kw *Dict) (any, error) { return filterSelect(r, v, a, kw, true, true) },
 		"slice":      filterSlice,
 		"sort":       filterSort,
-		"string":     func(r *renderer, v any, a []any, kw *Dict) (any, error) { return toString(v), nil },
+		"string":     func(r *renderer, v any, a []any, kw *Dict) (any, error) { return r.str(v), nil },
 		"striptags":  filterStriptags,
 		"sum":        filterSum,
-		"title":      func(r *renderer, v any, a []any, kw *Dict) (any, error) { return jinjaTitle(toString(v)), nil },
+		"title":      func(r *renderer, v any, a []any, kw *Dict) (any, error) { return jinjaTitle(r.str(v)), nil },
 		"tojson":     filterTojson,
 		"trim":       filterTrim,
 		"truncate":   filterTruncate,
 		"unique":     filterUnique,
-		"upper":      func(r *renderer, v any, a []any, kw *Dict) (any, error) { return strings.ToUpper(toString(v)), nil },
+		"upper":      func(r *renderer, v any, a []any, kw *Dict) (any, error) { return strings.ToUpper(r.str(v)), nil },
 		"urlencode":  filterURLEncode,
 		"wordcount": func(r *renderer, v any, a []any, kw *Dict) (any, error) {
-			return int64(len(wordRe.FindAllString(toString(v), -1))), nil
+			return int64(len(wordRe.FindAllString(r.str(v), -1))), nil
 		},
 	}
 	tests = map[string]testFunc{
@@ -108,7 +108,7 @@ func init() {
 		"le":          cmpTest("<="),
 		"<=":          cmpTest("<="),
 		"lower": func(r *renderer, v any, a []any, kw *Dict) (bool, error) {
-			s := toString(v)
+			s := r.str(v)
 			return s == strings.ToLower(s), nil
 		},
 		"lt":       cmpTest("<"),
@@ -130,7 +130,7 @@ func init() {
 		"true":      func(r *renderer, v any, a []any, kw *Dict) (bool, error) { b, ok := v.(bool); return ok && b, nil },
 		"undefined": func(r *renderer, v any, a []any, kw *Dict) (bool, error) { _, ok := v.(Undefined); return ok, nil },
 		"upper": func(r *renderer, v any, a []any, kw *Dict) (bool, error) {
-			s := toString(v)
+			s := r.str(v)
 			return s == strings.ToUpper(s), nil
 		},
 	}
@@ -386,8 +386,8 @@ func filterBatch(r *renderer, v any, a []any, kw *Dict) (any, error) {
 		return nil, err
 	}
 	n, ok := asInt(arg(a, kw, 0, "linecount", int64(1)))
-	if !ok || n <= 0 {
-		return nil, fmt.Errorf("batch: want a positive line count")
+	if !ok || n <= 0 || n > int64(r.opts.MaxOutputBytes) {
+		return nil, fmt.Errorf("batch: want a positive line count no larger than the output limit")
 	}
 	fills := kwOrArgs(a, kw, 1, "fill_with")
 	var out []any
@@ -417,7 +417,7 @@ func filterCenter(r *renderer, v any, a []any, kw *Dict) (any, error) {
 	if w > int64(r.opts.MaxOutputBytes) {
 		return nil, r.checkLen(int(w))
 	}
-	return pyCenter(toString(v), int(w)), nil
+	return pyCenter(r.str(v), int(w)), nil
 }
 
 func pyCenter(s string, width int) string {
@@ -483,7 +483,7 @@ func foldCase(v any) any {
 }
 
 func filterEscape(r *renderer, v any, a []any, kw *Dict) (any, error) {
-	s := toString(v)
+	s := r.str(v)
 	s = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", "\"", "&#34;", "'", "&#39;").Replace(s)
 	return s, nil
 }
@@ -579,7 +579,7 @@ func filterInt(r *renderer, v any, a []any, kw *Dict) (any, error) {
 }
 
 func filterFormat(r *renderer, v any, a []any, kw *Dict) (any, error) {
-	s := toString(v)
+	s := r.str(v)
 	if kw.Len() > 0 {
 		return percentFormat(s, kw)
 	}
@@ -650,8 +650,11 @@ func filterIndent(r *renderer, v any, a []any, kw *Dict) (any, error) {
 			ind = strings.Repeat(" ", int(n))
 		}
 	}
-	s := toString(v) + "\n"
+	s := r.str(v) + "\n"
 	lines := pySplitlines(s, false)
+	if err := r.checkLen(len(s) + len(lines)*len(ind)); err != nil {
+		return nil, err
+	}
 	var rv string
 	if blank {
 		rv = strings.Join(lines, "\n"+ind)
@@ -705,7 +708,7 @@ func filterJoin(r *renderer, v any, a []any, kw *Dict) (any, error) {
 		if i > 0 {
 			b.WriteString(sep)
 		}
-		b.WriteString(toString(it))
+		b.WriteString(r.str(it))
 		if err := r.checkLen(b.Len()); err != nil {
 			return nil, err
 		}
@@ -896,7 +899,7 @@ func filterSelect(r *renderer, v any, a []any, kw *Dict, want, byAttr bool) (any
 }
 
 func filterReplace(r *renderer, v any, a []any, kw *Dict) (any, error) {
-	s := toString(v)
+	s := r.str(v)
 	old := toString(arg(a, kw, 0, "old", ""))
 	nw := toString(arg(a, kw, 1, "new", ""))
 	count := int64(-1)
@@ -1050,7 +1053,7 @@ var (
 )
 
 func filterStriptags(r *renderer, v any, a []any, kw *Dict) (any, error) {
-	s := tagRe.ReplaceAllString(toString(v), "")
+	s := tagRe.ReplaceAllString(r.str(v), "")
 	s = strings.Join(strings.Fields(spaceRe.ReplaceAllString(s, " ")), " ")
 	s = strings.NewReplacer("&amp;", "&", "&lt;", "<", "&gt;", ">", "&#34;", "\"", "&#39;", "'", "&quot;", "\"").Replace(s)
 	return s, nil
@@ -1077,7 +1080,7 @@ func filterSum(r *renderer, v any, a []any, kw *Dict) (any, error) {
 
 func filterTrim(r *renderer, v any, a []any, kw *Dict) (any, error) {
 	chars := arg(a, kw, 0, "chars", nil)
-	return pyStrip(toString(v), chars, true, true)
+	return pyStrip(r.str(v), chars, true, true)
 }
 
 // pyStrip is Python's str.strip/lstrip/rstrip with optional chars (None: whitespace).
@@ -1100,7 +1103,7 @@ func pyStrip(s string, chars any, left, right bool) (string, error) {
 }
 
 func filterTruncate(r *renderer, v any, a []any, kw *Dict) (any, error) {
-	s := toString(v)
+	s := r.str(v)
 	length, _ := asInt(arg(a, kw, 0, "length", int64(255)))
 	killwords := truthy(arg(a, kw, 1, "killwords", false))
 	end := toString(arg(a, kw, 2, "end", "..."))
@@ -1116,7 +1119,7 @@ func filterTruncate(r *renderer, v any, a []any, kw *Dict) (any, error) {
 	if leeway < 0 {
 		return nil, fmt.Errorf("expected leeway >= 0, got %d", leeway)
 	}
-	if int64(len(rs)) <= length+leeway {
+	if length >= int64(len(rs)) || int64(len(rs)) <= length+leeway {
 		return s, nil
 	}
 	cut := string(rs[:length-endLen])
@@ -1158,7 +1161,7 @@ func filterUnique(r *renderer, v any, a []any, kw *Dict) (any, error) {
 }
 
 func filterURLEncode(r *renderer, v any, a []any, kw *Dict) (any, error) {
-	s := toString(v)
+	s := r.str(v)
 	var b strings.Builder
 	for _, c := range []byte(s) {
 		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("_.-~/", c) >= 0 {
@@ -1325,11 +1328,15 @@ func globalRange(args []any, kw *Dict) (any, error) {
 	if step == 0 {
 		return nil, &Error{Msg: "range() arg 3 must not be zero"}
 	}
+	// Count in floating point first: start and stop may be far apart enough to overflow int64.
+	if span := (float64(stop) - float64(start)) / float64(step); span > maxRange+1 {
+		return nil, &Error{Msg: fmt.Sprintf("Range too big. The sandbox blocks ranges larger than MAX_RANGE (%d).", maxRange)}
+	}
 	var n int64
 	if step > 0 && stop > start {
-		n = (stop - start + step - 1) / step
+		n = (stop-start-1)/step + 1
 	} else if step < 0 && stop < start {
-		n = (start - stop - step - 1) / -step
+		n = (start-stop-1)/(-step) + 1
 	}
 	if n > maxRange || n < 0 {
 		return nil, &Error{Msg: fmt.Sprintf("Range too big. The sandbox blocks ranges larger than MAX_RANGE (%d).", maxRange)}

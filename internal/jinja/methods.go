@@ -316,6 +316,9 @@ func (r *renderer) stringMethod(s, name string, args []any, kw *Dict) (any, erro
 		}
 		fill := " "
 		if f, has, _ := strArg(args, kw, 1, "fillchar"); has {
+			if utf8.RuneCountInString(f) != 1 {
+				return nil, fmt.Errorf("The fill character must be exactly one character long")
+			}
 			fill = f
 		}
 		n := utf8.RuneCountInString(s)
@@ -578,6 +581,9 @@ func strFormat(s string, args []any, kw *Dict) (string, error) {
 			out = f
 		}
 		b.WriteString(out)
+		if b.Len() > maxOutputLimit {
+			return "", fmt.Errorf("output larger than %d bytes", maxOutputLimit)
+		}
 	}
 	return b.String(), nil
 }

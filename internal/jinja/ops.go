@@ -12,7 +12,7 @@ import (
 // binop applies a Python arithmetic operator (+ - * / // % ** ~).
 func (r *renderer) binop(op string, a, b any) (any, error) {
 	if op == "~" {
-		s := toString(a) + toString(b)
+		s := r.str(a) + r.str(b)
 		return s, r.checkLen(len(s))
 	}
 	if u, ok := a.(Undefined); ok {
@@ -319,6 +319,9 @@ func percentFormat(format string, arg any) (string, error) {
 			return "", err
 		}
 		b.WriteString(s)
+		if b.Len() > maxOutputLimit {
+			return "", fmt.Errorf("output larger than %d bytes", maxOutputLimit)
+		}
 	}
 	if mapping == nil && next < len(args) {
 		return "", fmt.Errorf("not all arguments converted during string formatting")

@@ -348,7 +348,10 @@ func isPySpace(r rune) bool {
 }
 
 // toString is Python's str(x) as Jinja prints it.
-func toString(v any) string {
+func toString(v any) string { return toStringLimit(v, reprCap) }
+
+// toStringLimit is toString that stops building after about limit bytes.
+func toStringLimit(v any, limit int) string {
 	switch x := v.(type) {
 	case string:
 		return x
@@ -356,18 +359,25 @@ func toString(v any) string {
 		return ""
 	}
 	var b strings.Builder
-	writeRepr(&b, v, false, 0)
+	writeRepr(&b, v, false, 0, limit)
 	return b.String()
 }
 
 // repr is Python's repr(x).
 func repr(v any) string {
 	var b strings.Builder
-	writeRepr(&b, v, true, 0)
+	writeRepr(&b, v, true, 0, reprCap)
 	return b.String()
 }
 
-func writeRepr(b *strings.Builder, v any, quoteStrings bool, depth int) {
+// reprCap bounds what str() and repr() build: one byte more than the largest output limit, so
+// that the caller's size check fails instead of memory running out.
+const reprCap = maxOutputLimit + 1
+
+func writeRepr(b *strings.Builder, v any, quoteStrings bool, depth, limit int) {
+	if b.Len() > limit {
+		return
+	}
 	if depth > 100 {
 		b.WriteString("...")
 		return
@@ -401,7 +411,7 @@ func writeRepr(b *strings.Builder, v any, quoteStrings bool, depth int) {
 			if i > 0 {
 				b.WriteString(", ")
 			}
-			writeRepr(b, e, true, depth+1)
+			writeRepr(b, e, true, depth+1, limit)
 		}
 		b.WriteByte(']')
 	case Tuple:
@@ -410,7 +420,7 @@ func writeRepr(b *strings.Builder, v any, quoteStrings bool, depth int) {
 			if i > 0 {
 				b.WriteString(", ")
 			}
-			writeRepr(b, e, true, depth+1)
+			writeRepr(b, e, true, depth+1, limit)
 		}
 		if len(x) == 1 {
 			b.WriteByte(',')
@@ -422,14 +432,14 @@ func writeRepr(b *strings.Builder, v any, quoteStrings bool, depth int) {
 			if i > 0 {
 				b.WriteString(", ")
 			}
-			writeRepr(b, k, true, depth+1)
+			writeRepr(b, k, true, depth+1, limit)
 			b.WriteString(": ")
-			writeRepr(b, x.vals[i], true, depth+1)
+			writeRepr(b, x.vals[i], true, depth+1, limit)
 		}
 		b.WriteByte('}')
 	case *Namespace:
 		b.WriteString("<Namespace ")
-		writeRepr(b, x.attrs, true, depth+1)
+		writeRepr(b, x.attrs, true, depth+1, limit)
 		b.WriteByte('>')
 	case *macro:
 		b.WriteString("<Macro '" + x.node.name + "'>")
