@@ -225,6 +225,42 @@ func (e *encryptedDriver) opener(ctx context.Context, key Key, rc io.ReadCloser)
 	return &opener{src: rc, key: key, aead: aead, aad: chunkAAD(hdr, key), buf: make([]byte, encChunkSize+encTagSize)}, nil
 }
 
+// OpenRange implements RangeOpener when the inner driver does, for ranges within the first
+// chunk (the Store's header); other ranges read the object from its start.
+func (e *encryptedDriver) OpenRange(ctx context.Context, key Key, offset, length int64) (io.ReadCloser, error) {
+	ro, ok := e.inner.(RangeOpener)
+	if !ok || offset < 0 || length < 0 || offset+length > encChunkSize {
+		rc, err := e.OpenObject(ctx, key)
+		if err != nil {
+			return nil, err
+		}
+		return limitedReadCloser(rc, offset, length)
+	}
+	rc, err := ro.OpenRange(ctx, key, 0, encHeaderSize+encChunkSize+encTagSize)
+	if err != nil {
+		return nil, err
+	}
+	o, err := e.opener(ctx, key, rc)
+	if err != nil {
+		rc.Close()
+		return nil, err
+	}
+	// Only the first chunk was fetched: reading past it would report a truncation.
+	return limitedReadCloser(o, offset, length)
+}
+
+// limitedReadCloser skips offset bytes of rc and limits it to length more.
+func limitedReadCloser(rc io.ReadCloser, offset, length int64) (io.ReadCloser, error) {
+	if _, err := io.CopyN(io.Discard, rc, offset); err != nil && !errors.Is(err, io.EOF) {
+		rc.Close()
+		return nil, err
+	}
+	return struct {
+		io.Reader
+		io.Closer
+	}{io.LimitReader(rc, length), rc}, nil
+}
+
 func (e *encryptedDriver) RemoveObject(ctx context.Context, key Key) error {
 	return e.inner.RemoveObject(ctx, key)
 }

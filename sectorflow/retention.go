@@ -130,14 +130,13 @@ func (s *Store) sweepOne(ctx context.Context, obj DriverObject, now time.Time) (
 	}
 	defer mu.Unlock()
 	// The header is read under the lock, just before removing: a Put may have replaced it.
-	rc, h, err := s.open(ctx, obj.Key)
+	h, err := s.readHeader(ctx, obj.Key)
 	if errors.Is(err, ErrNotFound) {
 		return ObjectInfo{}, false, nil
 	}
 	if err != nil {
 		return ObjectInfo{}, false, err
 	}
-	rc.Close()
 	if !h.expired(now) {
 		return ObjectInfo{}, false, nil
 	}
@@ -167,8 +166,7 @@ func (s *Store) DeleteTenant(ctx context.Context, tenant string) (*DeletionRepor
 			return report, fmt.Errorf("delete tenant %s: %w", tenant, err)
 		}
 		info := ObjectInfo{Key: obj.Key, Size: max(obj.Size-headerSize, 0)}
-		if rc, h, err := s.open(ctx, obj.Key); err == nil {
-			rc.Close()
+		if h, err := s.readHeader(ctx, obj.Key); err == nil {
 			info.Created, info.Expires = h.created, h.expires
 		}
 		if err := s.driver.RemoveObject(ctx, obj.Key); err != nil {

@@ -81,8 +81,9 @@ type DeletionReport struct {
 // passed Key.Validate, and each object's content starts with a small header that the Store
 // writes and reads itself.
 //
-// Optional capabilities are found by type assertion: io.Closer (Store.Close calls it) and
-// Unwrap() Driver for wrappers such as the encrypting driver.
+// Optional capabilities are found by type assertion: io.Closer (Store.Close calls it),
+// RangeOpener (for reading headers cheaply), and Unwrap() Driver for wrappers such as the
+// encrypting driver.
 type Driver interface {
 	// WriteObject stores the whole of r under key atomically, replacing any object there. When
 	// ctx is cancelled or r fails, it returns an error and leaves the previous state unchanged.
@@ -95,6 +96,16 @@ type Driver interface {
 	// ListObjects yields the objects of tenant whose "kind/name" starts with prefix, or those of
 	// every tenant when tenant is "" (prefix is then ""). Size is the stored size.
 	ListObjects(ctx context.Context, tenant, prefix string) iter.Seq2[DriverObject, error]
+}
+
+// RangeOpener is an optional Driver capability: opening the first bytes of an object without
+// transferring the rest. List, Sweep and DeleteTenant use it to read each object's retention;
+// without it they open the whole object and close it after the header, which costs a full
+// request on remote stores.
+type RangeOpener interface {
+	// OpenRange opens length bytes of the object under key starting at offset, fewer when the
+	// object is shorter; an error matching ErrNotFound when it is absent.
+	OpenRange(ctx context.Context, key Key, offset, length int64) (io.ReadCloser, error)
 }
 
 // DriverObject is an object as a Driver lists it.
@@ -270,7 +281,7 @@ func (s *Store) listAll(ctx context.Context, tenant, prefix string) iter.Seq2[Ob
 				yield(ObjectInfo{}, err)
 				return
 			}
-			rc, h, err := s.open(ctx, obj.Key)
+			h, err := s.readHeader(ctx, obj.Key)
 			if errors.Is(err, ErrNotFound) {
 				continue
 			}
@@ -278,7 +289,6 @@ func (s *Store) listAll(ctx context.Context, tenant, prefix string) iter.Seq2[Ob
 				yield(ObjectInfo{}, fmt.Errorf("%s: %w", obj.Key, err))
 				return
 			}
-			rc.Close()
 			info := ObjectInfo{Key: obj.Key, Size: obj.Size - headerSize, Created: h.created, Expires: h.expires}
 			if !yield(info, nil) {
 				return
@@ -299,6 +309,22 @@ func (s *Store) open(ctx context.Context, key Key) (io.ReadCloser, header, error
 		return nil, header{}, err
 	}
 	return rc, h, nil
+}
+
+// readHeader reads only the header of key, with a ranged read when the driver offers one.
+func (s *Store) readHeader(ctx context.Context, key Key) (header, error) {
+	var rc io.ReadCloser
+	var err error
+	if ro, ok := s.driver.(RangeOpener); ok {
+		rc, err = ro.OpenRange(ctx, key, 0, headerSize)
+	} else {
+		rc, err = s.driver.OpenObject(ctx, key)
+	}
+	if err != nil {
+		return header{}, err
+	}
+	defer rc.Close()
+	return readHeader(rc)
 }
 
 // ctxReader stops a copy when its context is cancelled, so that every driver aborts a cancelled

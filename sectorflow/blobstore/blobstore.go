@@ -29,7 +29,10 @@ type Driver struct {
 	prefix string
 }
 
-var _ sectorflow.Driver = (*Driver)(nil)
+var (
+	_ sectorflow.Driver      = (*Driver)(nil)
+	_ sectorflow.RangeOpener = (*Driver)(nil)
+)
 
 // New returns a Driver over bucket. The caller keeps ownership of bucket and closes it. An
 // invalid prefix is reported by New's methods rather than here, so New cannot fail.
@@ -96,6 +99,21 @@ func (d *Driver) OpenObject(ctx context.Context, key sectorflow.Key) (io.ReadClo
 			return nil, sectorflow.ErrNotFound
 		}
 		return nil, fmt.Errorf("blobstore: open: %w", err)
+	}
+	return r, nil
+}
+
+// OpenRange implements sectorflow.RangeOpener, so that listing reads only object headers.
+func (d *Driver) OpenRange(ctx context.Context, key sectorflow.Key, offset, length int64) (io.ReadCloser, error) {
+	if err := d.check(&key); err != nil {
+		return nil, err
+	}
+	r, err := d.bucket.NewRangeReader(ctx, d.path(key), offset, length, nil)
+	if err != nil {
+		if gcerrors.Code(err) == gcerrors.NotFound {
+			return nil, sectorflow.ErrNotFound
+		}
+		return nil, fmt.Errorf("blobstore: open range: %w", err)
 	}
 	return r, nil
 }
