@@ -173,6 +173,25 @@ func Load(dir string) (*Adapter, error) {
 	return a, nil
 }
 
+// Parse builds an adapter from the contents of adapter_config.json and of
+// adapter_model.safetensors (size bytes readable from weights), for adapters that do not live
+// in a directory, such as objects fetched from storage.
+func Parse(configJSON []byte, weights io.ReaderAt, size int64) (*Adapter, error) {
+	cfg, err := ParseConfig(configJSON)
+	if err != nil {
+		return nil, fmt.Errorf("parse adapter: %w", err)
+	}
+	st, err := safetensors.NewFile(weights, size, WeightsFile)
+	if err != nil {
+		return nil, fmt.Errorf("parse adapter: %w", err)
+	}
+	a, err := FromTensors(cfg, st)
+	if err != nil {
+		return nil, fmt.Errorf("parse adapter: %w", err)
+	}
+	return a, nil
+}
+
 // FromTensors builds an adapter from a config and PEFT-named tensors.
 func FromTensors(cfg *Config, r safetensors.Reader) (*Adapter, error) {
 	type pair struct{ a, b string }

@@ -1,6 +1,7 @@
 package peft
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"os"
@@ -328,6 +329,48 @@ func TestLoadRejects(t *testing.T) {
 	a, err := Load(writeAdapterDir(t, cfg, map[string][]int{q0 + ".lora_A.default.weight": {4, 64}, q0 + ".lora_B.default.weight": {64, 4}}))
 	require.NoError(t, err)
 	require.Equal(t, "model.layers.0.self_attn.q_proj", a.Modules[0].Name)
+}
+
+func TestParseFromMemory(t *testing.T) {
+	src := filepath.Join(fixtures, "qwen3", "lora")
+	cfg, err := os.ReadFile(filepath.Join(src, ConfigFile))
+	require.NoError(t, err)
+	weights, err := os.ReadFile(filepath.Join(src, WeightsFile))
+	require.NoError(t, err)
+	a, err := Parse(cfg, bytes.NewReader(weights), int64(len(weights)))
+	require.NoError(t, err)
+	b, err := Load(src)
+	require.NoError(t, err)
+	require.Equal(t, b.Modules, a.Modules)
+	_, err = Parse(cfg, bytes.NewReader(weights[:100]), 100)
+	require.ErrorContains(t, err, "parse adapter: open safetensors adapter_model.safetensors: invalid safetensors")
+}
+
+// FuzzParseWeights feeds arbitrary adapter_model.safetensors bytes: an error or an adapter whose
+// modules are internally consistent, never a panic.
+func FuzzParseWeights(f *testing.F) {
+	for _, m := range []string{"llama", "qwen3"} {
+		data, err := os.ReadFile(filepath.Join(fixtures, m, "lora", WeightsFile))
+		require.NoError(f, err)
+		f.Add(data)
+	}
+	var small bytes.Buffer
+	ta, _ := safetensors.FromFloat32("base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight", safetensors.F32, []int{1, 2}, []float32{1, 2})
+	tb, _ := safetensors.FromFloat32("base_model.model.model.layers.0.self_attn.q_proj.lora_B.default.weight", safetensors.BF16, []int{2, 1}, []float32{1, 2})
+	require.NoError(f, safetensors.Write(&small, []safetensors.Tensor{ta, tb}, nil))
+	f.Add(small.Bytes())
+	cfg := []byte(`{"r":1,"target_modules":"all-linear"}`)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		a, err := Parse(cfg, bytes.NewReader(data), int64(len(data)))
+		if err != nil {
+			return
+		}
+		for _, m := range a.Modules {
+			if m.Rank <= 0 || len(m.A) != m.Rank*m.In || len(m.B) != m.Out*m.Rank {
+				t.Fatalf("inconsistent module %s: rank %d in %d out %d, %d A, %d B", m.Name, m.Rank, m.In, m.Out, len(m.A), len(m.B))
+			}
+		}
+	})
 }
 
 func FuzzParseConfig(f *testing.F) {

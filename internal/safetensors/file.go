@@ -13,7 +13,7 @@ import (
 // header stays in memory. A File is safe for concurrent reads.
 type File struct {
 	path   string
-	f      *os.File
+	f      io.ReaderAt
 	header *Header
 }
 
@@ -36,6 +36,17 @@ func Open(path string) (*File, error) {
 	return &File{path: path, f: f, header: h}, nil
 }
 
+// NewFile reads a safetensors file from r, which holds size bytes (an *os.File, a
+// *bytes.Reader over an object fetched from storage, ...); name is used in error messages.
+// Close closes r when it is an io.Closer.
+func NewFile(r io.ReaderAt, size int64, name string) (*File, error) {
+	h, err := ReadHeader(r, size)
+	if err != nil {
+		return nil, fmt.Errorf("open safetensors %s: %w", name, err)
+	}
+	return &File{path: name, f: r, header: h}, nil
+}
+
 // Path returns the file's path as given to Open.
 func (f *File) Path() string { return f.path }
 
@@ -54,8 +65,13 @@ func (f *File) Info(name string) (TensorInfo, bool) {
 	return t, ok
 }
 
-// Close closes the underlying file.
-func (f *File) Close() error { return f.f.Close() }
+// Close closes the underlying file (or reader, when it is an io.Closer).
+func (f *File) Close() error {
+	if c, ok := f.f.(io.Closer); ok {
+		return c.Close()
+	}
+	return nil
+}
 
 func (f *File) lookup(name string) (TensorInfo, error) {
 	t, ok := f.header.Tensors[name]

@@ -163,6 +163,21 @@ func TestBadFiles(t *testing.T) {
 	}
 }
 
+func TestNewFileFromMemory(t *testing.T) {
+	ten, err := FromFloat32("w", BF16, []int{2}, []float32{1, -2})
+	require.NoError(t, err)
+	var buf bytes.Buffer
+	require.NoError(t, Write(&buf, []Tensor{ten}, nil))
+	f, err := NewFile(bytes.NewReader(buf.Bytes()), int64(buf.Len()), "mem")
+	require.NoError(t, err)
+	v, err := f.Float32("w")
+	require.NoError(t, err)
+	require.Equal(t, []float32{1, -2}, v)
+	require.NoError(t, f.Close())
+	_, err = NewFile(bytes.NewReader(buf.Bytes()[:buf.Len()-1]), int64(buf.Len()-1), "mem")
+	require.ErrorContains(t, err, `open safetensors mem: invalid safetensors: tensor "w": data_offsets [0, 4] beyond the 3 byte data section`)
+}
+
 func TestEdgeCasesAccepted(t *testing.T) {
 	// Scalars, empty tensors, padding spaces and metadata are all valid.
 	hdr := `{"__metadata__":{"format":"pt"},"s":{"dtype":"I64","shape":[],"data_offsets":[0,8]},"e":{"dtype":"F16","shape":[0,3],"data_offsets":[8,8]}}   `
