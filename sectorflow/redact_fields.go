@@ -239,7 +239,7 @@ func secretValue(v string, strength fieldStrength) bool {
 		strings.HasPrefix(v, "process.env."), strings.HasPrefix(lv, "os.environ"),
 		strings.HasPrefix(lv, "os.getenv("), strings.HasPrefix(lv, "env."), strings.HasPrefix(lv, "env:"):
 		return false // a reference, template or placeholder, not a value
-	case strings.Trim(v, "*xX•.") == "":
+	case len(v) >= 3 && strings.Trim(v, "*xX•.") == "":
 		return false // already masked
 	}
 	if strength == strongField {
