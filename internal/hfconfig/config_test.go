@@ -85,6 +85,12 @@ func TestVariants(t *testing.T) {
 		{"v5 rope_parameters default", `{"architectures":["Qwen3ForCausalLM"],"rope_parameters":{"rope_type":"default","rope_theta":1000000},` + base + `}`, func(t *testing.T, c *Config) {
 			require.Equal(t, Rope{Theta: 1e6, Type: RopeDefault}, c.Rope)
 		}},
+		{"v5 rope_parameters per layer type", `{"architectures":["Qwen3ForCausalLM"],"rope_parameters":{"full_attention":{"rope_type":"linear","rope_theta":5000,"factor":2},"sliding_attention":{"rope_type":"linear","rope_theta":5000,"factor":2}},` + base + `}`, func(t *testing.T, c *Config) {
+			require.Equal(t, Rope{Theta: 5000, Type: RopeLinear, Factor: 2}, c.Rope)
+		}},
+		{"partial_rotary_factor 1", `{"architectures":["LlamaForCausalLM"],"partial_rotary_factor":1.0,` + base + `}`, func(t *testing.T, c *Config) {
+			require.Equal(t, RopeDefault, c.Rope.Type)
+		}},
 		{"legacy type linear", `{"architectures":["LlamaForCausalLM"],"rope_theta":20000,"rope_scaling":{"type":"linear","factor":2.0},` + base + `}`, func(t *testing.T, c *Config) {
 			require.Equal(t, Rope{Theta: 20000, Type: RopeLinear, Factor: 2}, c.Rope)
 		}},
@@ -150,6 +156,10 @@ func TestInvalid(t *testing.T) {
 			`rope_scaling.type: rope type "dynamic" is not supported`},
 		{"v5 longrope", `{"architectures":["LlamaForCausalLM"],"rope_parameters":{"rope_type":"longrope","rope_theta":10000},` + base + `}`, ErrUnsupported,
 			`rope_parameters.rope_type: rope type "longrope" is not supported`},
+		{"per layer type rope differs", `{"architectures":["Qwen3ForCausalLM"],"rope_parameters":{"full_attention":{"rope_type":"default","rope_theta":1000000},"sliding_attention":{"rope_type":"default","rope_theta":10000}},` + base + `}`, ErrUnsupported,
+			"different RoPE parameters for full and sliding attention layers"},
+		{"partial rotary", `{"architectures":["LlamaForCausalLM"],"partial_rotary_factor":0.5,` + base + `}`, ErrUnsupported, "partial_rotary_factor: partial rotary embeddings (factor 0.5) are not supported"},
+		{"partial rotary in rope_parameters", `{"architectures":["LlamaForCausalLM"],"rope_parameters":{"rope_type":"default","rope_theta":10000,"partial_rotary_factor":0.25},` + base + `}`, ErrUnsupported, "rope_parameters.partial_rotary_factor"},
 		{"llama3 missing key", `{"architectures":["LlamaForCausalLM"],"rope_scaling":{"rope_type":"llama3","factor":8,"low_freq_factor":1,"high_freq_factor":4},` + base + `}`, nil,
 			`rope_scaling.original_max_position_embeddings: missing; rope type "llama3" needs it`},
 		{"llama3 low >= high", `{"architectures":["LlamaForCausalLM"],"rope_scaling":{"rope_type":"llama3","factor":8,"low_freq_factor":4,"high_freq_factor":4,"original_max_position_embeddings":8192},` + base + `}`, nil,

@@ -109,6 +109,33 @@ func (o object) object(key string) (object, bool, error) {
 	return sub, true, nil
 }
 
+// objectIfPresent is object() on a possibly empty receiver.
+func (o object) objectIfPresent(key string) (object, bool, error) {
+	if o.m == nil {
+		return object{}, false, nil
+	}
+	return o.object(key)
+}
+
+// sameJSON reports whether two objects hold the same keys with byte-identical values after
+// compaction.
+func sameJSON(a, b object) bool {
+	if len(a.m) != len(b.m) {
+		return false
+	}
+	for k, va := range a.m {
+		vb, ok := b.m[k]
+		if !ok {
+			return false
+		}
+		var ca, cb bytes.Buffer
+		if json.Compact(&ca, va) != nil || json.Compact(&cb, vb) != nil || ca.String() != cb.String() {
+			return false
+		}
+	}
+	return true
+}
+
 // intList accepts an integer or a list of integers (eos_token_id's two forms).
 func (o object) intList(key string) ([]int, error) {
 	v := o.raw(key)

@@ -26,12 +26,39 @@ func (c *Config) parseRope(o object) error {
 	if err != nil {
 		return err
 	}
+	// transformers v5 may key rope_parameters by layer type; these architectures use one RoPE
+	// for every layer, so the two entries must agree.
+	if full, ok, err := params.objectIfPresent("full_attention"); err != nil {
+		return err
+	} else if ok {
+		if sliding, ok, err := params.objectIfPresent("sliding_attention"); err != nil {
+			return err
+		} else if ok && !sameJSON(full, sliding) {
+			return &ConfigError{Field: "rope_parameters", Err: ErrUnsupported,
+				Reason: "different RoPE parameters for full and sliding attention layers are not supported"}
+		}
+		params = full
+	}
 	src, field := object{}, ""
 	switch {
 	case hasParams && len(params.m) > 0:
 		src, field = params, "rope_parameters"
 	case hasScaling && len(scaling.m) > 0:
 		src, field = scaling, "rope_scaling"
+	}
+	for _, obj := range []struct {
+		o     object
+		field string
+	}{{o, "partial_rotary_factor"}, {src, field + ".partial_rotary_factor"}} {
+		if obj.o.m == nil {
+			continue
+		}
+		if f, ok, err := obj.o.number("partial_rotary_factor"); err != nil {
+			return err
+		} else if ok && f != 1 {
+			return &ConfigError{Field: obj.field, Err: ErrUnsupported,
+				Reason: fmt.Sprintf("partial rotary embeddings (factor %v) are not supported (want 1)", f)}
+		}
 	}
 	// rope_theta: the first non-zero of the top level, rope_parameters, rope_scaling; else 10000.
 	c.Rope.Theta = 10000
