@@ -334,6 +334,9 @@ func (c *Config) parseWindows(o object) error {
 	}
 	if !ok {
 		window = 0
+		if _, present := o.m["sliding_window"]; !present && c.Architecture == Mistral {
+			window = 4096 // MistralConfig's default when the key is absent (null means none)
+		}
 	}
 	if window < 0 {
 		return fieldErr("sliding_window", "want a positive integer or null, found %d", window)
@@ -371,7 +374,7 @@ func (c *Config) parseWindows(o object) error {
 		if !use || window == 0 {
 			return nil
 		}
-		mwl := c.NumHiddenLayers
+		mwl := 28 // Qwen2Config's and Qwen3Config's default
 		if v, ok, err := o.integer("max_window_layers"); err != nil {
 			return err
 		} else if ok {

@@ -74,7 +74,7 @@ func TestVariants(t *testing.T) {
 			require.Equal(t, Qwen3, c.Architecture)
 			require.True(t, c.QKNorm)
 		}},
-		{"null head_dim and kv heads", `{"architectures":["MistralForCausalLM"],"head_dim":null,"num_key_value_heads":null,` + base + `}`, func(t *testing.T, c *Config) {
+		{"null head_dim and kv heads", `{"architectures":["MistralForCausalLM"],"sliding_window":null,"head_dim":null,"num_key_value_heads":null,` + base + `}`, func(t *testing.T, c *Config) {
 			require.Equal(t, 8, c.HeadDim)
 			require.Equal(t, 4, c.NumKeyValueHeads)
 			require.Equal(t, 131072, c.MaxPositionEmbeddings)
@@ -96,6 +96,14 @@ func TestVariants(t *testing.T) {
 		}},
 		{"empty rope_scaling", `{"architectures":["LlamaForCausalLM"],"rope_scaling":{},` + base + `}`, func(t *testing.T, c *Config) {
 			require.Equal(t, Rope{Theta: 10000, Type: RopeDefault}, c.Rope)
+		}},
+		{"mistral window absent means 4096", `{"architectures":["MistralForCausalLM"],` + base + `}`, func(t *testing.T, c *Config) {
+			require.Equal(t, []int{4096, 4096, 4096}, c.SlidingWindows)
+		}},
+		{"qwen2 max_window_layers absent means 28", `{"architectures":["Qwen2ForCausalLM"],"use_sliding_window":true,"sliding_window":4,"vocab_size":100,"hidden_size":32,"intermediate_size":64,"num_hidden_layers":30,"num_attention_heads":4}`, func(t *testing.T, c *Config) {
+			want := make([]int, 30)
+			want[28], want[29] = 4, 4
+			require.Equal(t, want, c.SlidingWindows)
 		}},
 		{"mistral window", `{"architectures":["MistralForCausalLM"],"sliding_window":4096,` + base + `}`, func(t *testing.T, c *Config) {
 			require.Equal(t, []int{4096, 4096, 4096}, c.SlidingWindows)
