@@ -5,7 +5,9 @@ import (
 	"math"
 	"testing"
 
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/shapes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 )
 
@@ -77,6 +79,72 @@ func BenchmarkForward(b *testing.B) {
 				run()
 			}
 			b.ReportMetric(float64(batch*T*b.N)/b.Elapsed().Seconds(), "tokens/s")
+		})
+	}
+}
+
+// BenchmarkDecode measures one decode step (one new token per row) against a KV cache of 256
+// slots holding 128 tokens, logits for the new tokens only, on the default backend.
+//
+//	go test ./internal/model -run '^$' -bench Decode -benchtime 10x -benchmem
+func BenchmarkDecode(b *testing.B) {
+	m, err := NewRandom(benchSpec(), 1, 0.02, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer m.Close()
+	s := m.Spec
+	const S, filled = 256, 128
+	exec, err := graph.NewExec(m.backend, func(in []*graph.Node) []*graph.Node {
+		nw := len(m.weights)
+		w := s.WeightsFromNodes(in[4 : 4+nw])
+		caches := in[4+nw:]
+		out := s.Forward(w, Inputs{IDs: in[0], Positions: in[1], Mask: in[2],
+			Cache: &Cache{Slots: in[3], K: caches[:s.Layers], V: caches[s.Layers:]}})
+		return append([]*graph.Node{s.LMHead(w, out.Hidden)}, append(out.K, out.V...)...)
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer exec.Finalize()
+	for _, batch := range []int{1, 8} {
+		b.Run(fmt.Sprintf("batch%d_cache%d", batch, S), func(b *testing.B) {
+			ids := make([]int32, batch)
+			pos := make([]int32, batch)
+			mask := make([]bool, batch*S)
+			for r := range batch {
+				ids[r] = int32(r * 31)
+				pos[r] = filled
+				for k := 0; k <= filled; k++ {
+					mask[r*S+k] = true
+				}
+			}
+			args := []any{
+				tensors.FromFlatDataAndDimensions(ids, batch, 1),
+				tensors.FromFlatDataAndDimensions(pos, batch, 1),
+				tensors.FromFlatDataAndDimensions(mask, batch, 1, S),
+				tensors.FromFlatDataAndDimensions(pos, batch, 1),
+			}
+			for _, w := range m.weights {
+				args = append(args, w)
+			}
+			for range 2 * s.Layers {
+				args = append(args, tensors.FromShape(shapes.Make(dtypes.Float32, batch, s.KVHeads, S, s.HeadDim)))
+			}
+			run := func() {
+				outs, err := exec.Exec(args...)
+				if err != nil {
+					b.Fatal(err)
+				}
+				for _, o := range outs {
+					_ = o.FinalizeAll()
+				}
+			}
+			run()
+			for b.Loop() {
+				run()
+			}
+			b.ReportMetric(float64(batch*b.N)/b.Elapsed().Seconds(), "tokens/s")
 		})
 	}
 }

@@ -2,6 +2,7 @@ package model
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"testing"
 
@@ -178,4 +179,44 @@ func TestPaddedRowMatchesRowAlone(t *testing.T) {
 	longAlone, err := m.Logits(context.Background(), long, nil)
 	require.NoError(t, err)
 	require.Less(t, maxAbsDiff(t, longAlone, batch[0]), 1e-4)
+}
+
+// TestForwardShapeErrors checks the graph-level misuse errors Forward raises (as GoMLX panics,
+// which engines recover at their boundary).
+func TestForwardShapeErrors(t *testing.T) {
+	m := loadModel(t, "llama")
+	s := m.Spec
+	tests := []struct {
+		name    string
+		posDims []int
+		mask    []int
+		wantErr string
+	}{
+		{"mask of the wrong length", []int{1, 4}, []int{1, 4, 5}, "mask has shape (Bool)[1 4 5], want Bool[1 4 4]"},
+		{"positions of the wrong length", []int{1, 3}, []int{1, 4, 4}, "positions has shape (Int32)[1 3], want Int32[1 4]"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			g := graph.NewGraph(m.backend, "forward")
+			var nodes []*graph.Node
+			for i, ts := range s.Tensors() {
+				nodes = append(nodes, graph.Parameter(g, fmt.Sprintf("w%d", i), shapes.Make(dtypes.Float32, ts.Shape...)))
+			}
+			in := Inputs{
+				IDs:       graph.Parameter(g, "ids", shapes.Make(dtypes.Int32, 1, 4)),
+				Positions: graph.Parameter(g, "pos", shapes.Make(dtypes.Int32, tc.posDims...)),
+				Mask:      graph.Parameter(g, "mask", shapes.Make(dtypes.Bool, tc.mask...)),
+			}
+			var err error
+			func() {
+				defer func() {
+					if r := recover(); r != nil {
+						err, _ = r.(error)
+					}
+				}()
+				s.Forward(s.WeightsFromNodes(nodes), in)
+			}()
+			require.ErrorContains(t, err, tc.wantErr)
+		})
+	}
 }
