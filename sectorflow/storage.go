@@ -151,7 +151,7 @@ var (
 	_ Sweeper       = (*Store)(nil)
 )
 
-// NewStore returns a Store over d.
+// NewStore returns a Store over d, which must not be nil.
 func NewStore(d Driver, opts *StoreOptions) *Store {
 	s := &Store{driver: d, now: time.Now, logTTL: DefaultLogTTL}
 	if opts != nil {
@@ -198,6 +198,9 @@ func (s *Store) Put(ctx context.Context, key Key, r io.Reader, opts *PutOptions)
 	expires, err := s.expiry(key.Kind, now, opts)
 	if err != nil {
 		return fmt.Errorf("put %s: %w", key, err)
+	}
+	if r == nil {
+		return fmt.Errorf("put %s: expected a reader with the content, found nil", key)
 	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("put %s: %w", key, err)

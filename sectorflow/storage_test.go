@@ -306,3 +306,11 @@ func FuzzStoredObject(f *testing.F) {
 		}
 	})
 }
+
+func TestPutRejectsNilReader(t *testing.T) {
+	s := sectorflow.NewMemoryStore(nil)
+	k := sectorflow.Key{Tenant: "acme", Kind: sectorflow.KindFile, Name: "f"}
+	require.ErrorContains(t, s.Put(context.Background(), k, nil, nil), "expected a reader with the content, found nil")
+	_, err := s.Get(context.Background(), k)
+	require.ErrorIs(t, err, sectorflow.ErrNotFound)
+}
