@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"sort"
 	"strings"
 )
 
@@ -169,14 +170,17 @@ func (r *PatternRedactor) pass(s string) (string, bool) {
 			continue
 		}
 		inside := false
-		for _, p := range protected {
+		// Markers are sorted and disjoint: visit only those that overlap the span.
+		first := sort.Search(len(protected), func(i int) bool { return protected[i][1] > sp.start })
+		for _, p := range protected[first:] {
+			if p[0] >= sp.end {
+				break
+			}
 			if sp.start >= p[0] && sp.end <= p[1] {
 				inside = true
 				break
 			}
-			if sp.start < p[1] && sp.end > p[0] {
-				sp.start, sp.end = min(sp.start, p[0]), max(sp.end, p[1])
-			}
+			sp.start, sp.end = min(sp.start, p[0]), max(sp.end, p[1])
 		}
 		if !inside {
 			kept = append(kept, sp)

@@ -111,6 +111,9 @@ func classifyKey(key string) (string, fieldStrength) {
 func findFields(s string, spans []span) []span {
 	for _, m := range fieldKeyRE.FindAllStringIndex(s, -1) {
 		key := s[m[0]:m[1]]
+		if strings.HasSuffix(s[:m[0]], "://") {
+			continue // the user of a URL (https://token:secret@host): the URL rule's business
+		}
 		kind, strength := classifyKey(key)
 		if strength == notSecret {
 			continue
