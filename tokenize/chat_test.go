@@ -1,0 +1,251 @@
+package tokenize
+
+import (
+	"encoding/json"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+const chatMLTemplate = "{% for m in messages %}{{ '<|im_start|>' + m['role'] + '\n' + m['content'] + '<|im_end|>\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+
+func TestMessageJSON(t *testing.T) {
+	tests := []struct {
+		name, in string
+		role     string
+		content  any
+		extra    []string // Extra keys
+		out      string   // MarshalJSON
+		err      string
+	}{
+		{"plain", `{"role": "user", "content": "hi"}`, "user", "hi", nil, `{"role":"user","content":"hi"}`, ""},
+		{"extra keys keep order and bytes", `{"content": null, "tool_calls": [{"function": {"name": "f", "arguments": {"z": 1, "a": 2}}}], "role": "assistant", "name": "bot"}`,
+			"assistant", nil, []string{"name", "tool_calls"},
+			`{"content":null,"tool_calls":[{"function":{"name":"f","arguments":{"z":1,"a":2}}}],"role":"assistant","name":"bot"}`, ""},
+		{"parts", `{"role": "user", "content": [{"type": "text", "text": "a"}]}`, "user", []any{map[string]any{"type": "text", "text": "a"}}, nil,
+			`{"role":"user","content":[{"text":"a","type":"text"}]}`, ""},
+		{"no content", `{"role": "user"}`, "user", nil, nil, `{"role":"user"}`, ""},
+		{"role not a string", `{"role": 1}`, "", nil, nil, "", "role: want a string, found 1"},
+		{"content a number", `{"role": "user", "content": 5}`, "", nil, nil, "", "content: want a string, null or a list of parts, found 5"},
+		{"not an object", `["user"]`, "", nil, nil, "", "want a JSON object"},
+		{"duplicate key", `{"role": "user", "role": "system"}`, "", nil, nil, "", `duplicate key "role"`},
+		{"truncated", `{"role": "user"`, "", nil, nil, "", "unexpected end of JSON input"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var m Message
+			err := json.Unmarshal([]byte(tt.in), &m)
+			if tt.err != "" {
+				require.ErrorContains(t, err, tt.err)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tt.role, m.Role)
+			require.Equal(t, tt.content, m.Content)
+			var keys []string
+			for k := range m.Extra {
+				keys = append(keys, k)
+			}
+			require.ElementsMatch(t, tt.extra, keys)
+			out, err := json.Marshal(m)
+			require.NoError(t, err)
+			require.Equal(t, tt.out, string(out))
+		})
+	}
+}
+
+func TestGoBuiltMessages(t *testing.T) {
+	ct, err := NewChatTemplate("{% for m in messages %}{{ m|tojson }}|{{ m.name }}|{{ m.content is none }};{% endfor %}", nil)
+	require.NoError(t, err)
+	out, err := ct.Render([]Message{
+		{Role: "user", Content: "hi", Extra: map[string]any{"name": "ann", "meta": map[string]any{"b": 1, "a": []int{1}}}},
+		{Role: "assistant"},
+	}, nil)
+	require.NoError(t, err)
+	// Go maps have no order: Extra keys and map keys come sorted after role and content.
+	require.Equal(t, `{"role": "user", "content": "hi", "meta": {"a": [1], "b": 1}, "name": "ann"}|ann|False;{"role": "assistant", "content": null}||True;`, out)
+}
+
+func TestChatTemplateVariables(t *testing.T) {
+	src := "{{ bos_token }}|{{ eos_token }}|{{ pad_token is defined }}|{{ additional_special_tokens }}|{{ tools }}|{{ documents }}|{{ add_generation_prompt }}|{{ flag }}|{{ strftime_now('%Y-%m-%d %a %b %H:%M') }}"
+	ct, err := NewChatTemplate(src, map[string]any{
+		"bos_token":                 map[string]any{"content": "<s>", "special": true},
+		"eos_token":                 json.RawMessage(`{"content": "</s>"}`),
+		"pad_token":                 nil,
+		"chat_template":             "ignored",
+		"additional_special_tokens": []string{"<a>", "<b>"},
+	})
+	require.NoError(t, err)
+	now := func() time.Time { return time.Date(2024, 7, 26, 9, 5, 3, 0, time.UTC) }
+	out, err := ct.Render(nil, &ChatOptions{AddGenerationPrompt: true, Vars: map[string]any{"flag": 1.5}, Now: now})
+	require.NoError(t, err)
+	require.Equal(t, "<s>|</s>|False|['<a>', '<b>']|None|None|True|1.5|2024-07-26 Fri Jul 09:05", out)
+
+	_, err = ct.Render(nil, &ChatOptions{Vars: map[string]any{"messages": 1}})
+	require.ErrorContains(t, err, `variable "messages" is set by Render`)
+
+	_, err = NewChatTemplate("x", map[string]any{"bos_token": 3})
+	require.ErrorContains(t, err, "special token bos_token")
+}
+
+func TestChatTemplateErrors(t *testing.T) {
+	tests := []struct {
+		name, src string
+		parseErr  string
+		renderErr string
+		raised    bool
+	}{
+		{"syntax error names line", "ok\n{% if x %}\n", "line 2", "", false},
+		{"unknown filter", "{{ messages|shout }}", "No filter named 'shout'", "", false},
+		{"raise_exception is exact", "{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}", "", "Conversation roles must alternate user/assistant/user/assistant/...", true},
+		{"runtime error names line", "\n\n{{ messages[0].content + 1 }}", "", "render chat template: line 3: can only concatenate str", false},
+		{"undefined", "{{ nothing.attr }}", "", "'nothing' is undefined", false},
+		{"strftime_now arity", "{{ strftime_now() }}", "", "strftime_now: want 1 argument", false},
+	}
+	msgs := []Message{{Role: "user", Content: "hi"}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ct, err := NewChatTemplate(tt.src, nil)
+			if tt.parseErr != "" {
+				require.ErrorContains(t, err, tt.parseErr)
+				return
+			}
+			require.NoError(t, err)
+			_, err = ct.Render(msgs, nil)
+			require.Error(t, err)
+			var te *TemplateError
+			require.Equal(t, tt.raised, errors.As(err, &te))
+			if tt.raised {
+				require.Equal(t, tt.renderErr, err.Error())
+			} else {
+				require.ErrorContains(t, err, tt.renderErr)
+			}
+		})
+	}
+}
+
+func TestAssistantSpans(t *testing.T) {
+	chatml, err := NewChatTemplate(chatMLTemplate, nil)
+	require.NoError(t, err)
+	noPrompt, err := NewChatTemplate("{% for m in messages %}[{{ m.role }}]{{ m.content }}{% endfor %}", nil)
+	require.NoError(t, err)
+	rewriting, err := NewChatTemplate("{% for m in messages %}{% if loop.last %}{{ m.content|upper }}{% else %}{{ m.content }}{% endif %};{% endfor %}{% if add_generation_prompt %}>{% endif %}", nil)
+	require.NoError(t, err)
+	lastMarked, err := NewChatTemplate("{% for m in messages %}<{{ m.role }}>{{ m.content }}{% if loop.last and m.role == 'assistant' %}!{% endif %};{% endfor %}{% if add_generation_prompt %}<assistant>{% endif %}", nil)
+	require.NoError(t, err)
+	conv := []Message{
+		{Role: "system", Content: "S"},
+		{Role: "user", Content: "héllo"},
+		{Role: "assistant", Content: "a1"},
+		{Role: "user", Content: "u2"},
+		{Role: "assistant", Content: "ünï"},
+	}
+	tests := []struct {
+		name     string
+		ct       *ChatTemplate
+		msgs     []Message
+		rendered string
+		spans    []Span
+		err      string
+	}{
+		{"chatml", chatml, conv,
+			"<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nhéllo<|im_end|>\n<|im_start|>assistant\na1<|im_end|>\n<|im_start|>user\nu2<|im_end|>\n<|im_start|>assistant\nünï<|im_end|>\n",
+			[]Span{{2, 87, 100}, {4, 152, 168}}, ""},
+		{"no assistant", chatml, conv[:2], "<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nhéllo<|im_end|>\n", nil, ""},
+		{"assistant first", chatml, []Message{{Role: "assistant", Content: "x"}}, "", nil, "assistant message 0: prefix is an empty conversation"},
+		{"no generation prompt", noPrompt, conv, "", nil, "assistant message 2: the template adds no generation prompt (the prefix renders the same with and without add_generation_prompt)"},
+		{"later turns rewrite", lastMarked, conv[1:], "", nil, "assistant message 1: the full render does not start with the render up to it — later messages change how this turn is rendered (differs at code point 25)"},
+		{"turn rewrites prompt", rewriting, conv[1:3], "", nil, "assistant message 1: the render up to it does not start with the prefix and its generation prompt (differs at code point 0)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rendered, spans, err := tt.ct.AssistantSpans(tt.msgs, &ChatOptions{AddGenerationPrompt: true})
+			if tt.err != "" {
+				var se *SpanError
+				require.ErrorAs(t, err, &se)
+				require.Equal(t, tt.err, err.Error())
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tt.rendered, rendered)
+			require.Equal(t, tt.spans, spans)
+		})
+	}
+	// The spans cover the content and the end-of-turn marker.
+	rendered, spans, err := chatml.AssistantSpans(conv, nil)
+	require.NoError(t, err)
+	require.Equal(t, "a1<|im_end|>\n", rendered[spans[0].Start:spans[0].End])
+	require.Equal(t, "ünï<|im_end|>\n", rendered[spans[1].Start:spans[1].End])
+}
+
+func TestChatTemplateConcurrent(t *testing.T) {
+	ct, err := NewChatTemplate(chatMLTemplate, nil)
+	require.NoError(t, err)
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for i := 0; i < 16; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out, err := ct.Render([]Message{{Role: "user", Content: "x"}}, &ChatOptions{AddGenerationPrompt: true})
+			if err == nil && out != "<|im_start|>user\nx<|im_end|>\n<|im_start|>assistant\n" {
+				err = errors.New("unexpected rendering " + out)
+			}
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+}
+
+// FuzzChatTemplate renders arbitrary templates on a fixed conversation: errors are fine,
+// panics and hangs are not.
+func FuzzChatTemplate(f *testing.F) {
+	f.Add(chatMLTemplate)
+	f.Add("{{ bos_token }}{% for m in messages %}{% if (m['role'] == 'user') != (loop.index0 % 2 == 0) %}{{ raise_exception('alternate') }}{% endif %}{{ m.content|trim }}{% endfor %}")
+	f.Add("{%- set ns = namespace(i=messages|length - 1) %}{%- for m in messages[::-1] %}{{ m.content.split('</think>')[-1].lstrip('\\n') }}{% endfor %}")
+	msgs := []Message{{Role: "system", Content: "s"}, {Role: "user", Content: " <think>a</think>\nb "}, {Role: "assistant", Content: "c", Extra: map[string]any{"tool_calls": json.RawMessage(`[{"function": {"name": "f", "arguments": {"x": 1}}}]`)}}}
+	f.Fuzz(func(t *testing.T, src string) {
+		if len(src) > 4096 {
+			return
+		}
+		ct, err := NewChatTemplate(src, map[string]any{"bos_token": "<s>"})
+		if err != nil {
+			return
+		}
+		_, _ = ct.Render(msgs, &ChatOptions{AddGenerationPrompt: true})
+		_, _, _ = ct.AssistantSpans(msgs, nil)
+	})
+}
+
+// FuzzMessageJSON decodes untrusted message JSON: errors are fine, panics are not, and what
+// decodes re-encodes to JSON that decodes to the same message.
+func FuzzMessageJSON(f *testing.F) {
+	f.Add(`{"role": "user", "content": "hi"}`)
+	f.Add(`{"role": "assistant", "content": null, "tool_calls": [{"function": {"arguments": "{}"}}]}`)
+	f.Add(`{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "x"}]}`)
+	f.Fuzz(func(t *testing.T, in string) {
+		var m Message
+		if json.Unmarshal([]byte(in), &m) != nil {
+			return
+		}
+		out, err := json.Marshal(m)
+		if err != nil {
+			t.Fatalf("marshal %q: %v", in, err)
+		}
+		var back Message
+		if err := json.Unmarshal(out, &back); err != nil {
+			t.Fatalf("re-decode %s: %v", out, err)
+		}
+		again, err := json.Marshal(back)
+		if err != nil || string(again) != string(out) {
+			t.Fatalf("round trip changed %s to %s (%v)", out, again, err)
+		}
+	})
+}
