@@ -1,0 +1,203 @@
+package inference
+
+import (
+	"fmt"
+	"runtime/debug"
+	"slices"
+)
+
+// loop is the scheduler: the only goroutine that touches the runner. Between steps it drops
+// cancelled requests, admits waiting ones into free slots, then runs one step in which new
+// requests prefill their prompts and running ones decode one token each.
+func (e *Engine) loop() {
+	defer close(e.done)
+	active := make([]*job, e.opts.MaxBatch) // by KV cache slot
+	nActive := 0
+	endJob := func(j *job) {
+		active[j.slot] = nil
+		nActive--
+		e.running.Add(-1)
+		if j.adapter != nil {
+			e.adapters.release(j.adapter)
+			j.adapter = nil
+		}
+		j.cancel()
+	}
+	for {
+		// Wait for work.
+		e.mu.Lock()
+		for !e.closed && nActive == 0 && len(e.waiting) == 0 {
+			e.mu.Unlock()
+			<-e.wake
+			e.mu.Lock()
+		}
+		if e.closed {
+			waiting := e.waiting
+			e.waiting = nil
+			e.mu.Unlock()
+			for _, j := range waiting {
+				j.fail(ErrClosed, j.usageNow())
+				j.cancel()
+			}
+			for _, j := range active {
+				if j != nil {
+					j.fail(ErrClosed, j.usageNow())
+					endJob(j)
+				}
+			}
+			return
+		}
+		// Admit waiting requests, oldest first, into free slots.
+		kept := e.waiting[:0]
+		for _, j := range e.waiting {
+			if j.ctx.Err() != nil {
+				j.fail(fmt.Errorf("generate: %w", j.ctx.Err()), j.usageNow())
+				continue
+			}
+			if nActive == len(active) {
+				kept = append(kept, j)
+				continue
+			}
+			if j.req.Adapter != "" {
+				ent, ok, err := e.adapters.acquire(j.req.Adapter, e.run)
+				if err != nil {
+					j.fail(err, j.usageNow())
+					continue
+				}
+				if !ok { // every adapter slot is pinned by running requests: wait
+					kept = append(kept, j)
+					continue
+				}
+				j.adapter = ent
+			}
+			j.slot = slices.Index(active, nil)
+			active[j.slot] = j
+			nActive++
+			e.running.Add(1)
+		}
+		clear(e.waiting[len(kept):])
+		e.waiting = kept
+		e.mu.Unlock()
+
+		// Drop cancelled requests: their slots are free for the next step.
+		for _, j := range active {
+			if j != nil && j.ctx.Err() != nil {
+				j.fail(fmt.Errorf("generate: %w", j.ctx.Err()), j.usageNow())
+				endJob(j)
+			}
+		}
+		if nActive == 0 {
+			continue
+		}
+
+		rows := make([]stepRow, 0, nActive)
+		jobs := make([]*job, 0, nActive)
+		for _, j := range active {
+			if j == nil {
+				continue
+			}
+			r := stepRow{slot: j.slot, pos: j.cached}
+			if j.cached == 0 {
+				r.tokens = j.prompt
+			} else {
+				r.tokens = j.generated[len(j.generated)-1:]
+			}
+			if j.adapter != nil {
+				r.adapter = j.adapter.slot
+			}
+			rows = append(rows, r)
+			jobs = append(jobs, j)
+		}
+		logits, err := e.safeStep(rows)
+		if err == nil && len(logits) != len(rows) {
+			err = fmt.Errorf("%w: got logits for %d rows, want %d", errStep, len(logits), len(rows))
+		}
+		if err != nil {
+			e.opts.Logger.Error("inference step failed", "rows", len(rows), "err", err)
+			for _, j := range jobs {
+				j.fail(err, j.usageNow())
+				endJob(j)
+			}
+			continue
+		}
+		for i, j := range jobs {
+			j.cached += len(rows[i].tokens)
+			if done := e.advance(j, logits[i]); done {
+				endJob(j)
+			}
+		}
+	}
+}
+
+// safeStep runs one step, turning a panic inside the compute library into an error so that one
+// bad step fails its requests and the engine keeps serving.
+func (e *Engine) safeStep(rows []stepRow) (logits [][]float32, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			e.opts.Logger.Error("inference step panicked", "panic", r, "stack", string(debug.Stack()))
+			err = fmt.Errorf("%w: %v", errStep, r)
+		}
+	}()
+	logits, err = e.run.step(rows)
+	if err != nil {
+		err = fmt.Errorf("%w: %w", errStep, err)
+	}
+	return logits, err
+}
+
+// advance samples j's next token from its logits, emits the text it completes and reports
+// whether the request has ended.
+func (e *Engine) advance(j *job, logits []float32) bool {
+	var banned []int
+	if len(j.generated) < j.req.MinTokens {
+		banned = j.ends
+	}
+	tok, lp := j.sampler.next(logits, banned, j.logprobs)
+	j.sampler.accept(tok)
+	j.generated = append(j.generated, tok)
+	c := &Chunk{TokenIDs: []int{tok}}
+	if lp != nil {
+		c.Logprobs = []TokenLogprob{*lp}
+	}
+	var reason FinishReason
+	ended := j.isEnd(tok)
+	var text string
+	if j.dec != nil && !ended {
+		text = j.dec.add(tok)
+	}
+	out, matched := j.stop.add(text)
+	c.Text = out
+	switch {
+	case matched || ended:
+		reason = FinishStop
+	case len(j.generated) >= j.maxTokens:
+		reason = FinishLength
+	}
+	if reason != "" && !matched {
+		// Release what the decoder and the stop matcher held back; it may still complete a
+		// stop string.
+		if j.dec != nil {
+			rest, m := j.stop.add(j.dec.flush())
+			c.Text += rest
+			if m {
+				reason = FinishStop
+				matched = true
+			}
+		}
+		if !matched {
+			c.Text += j.stop.flush()
+		}
+	}
+	u := j.usageNow()
+	if reason != "" {
+		c.FinishReason = reason
+		c.Usage = &u
+	}
+	j.push(c, u)
+	return reason != ""
+}
+
+// usageNow counts the tokens processed so far; only the scheduler goroutine calls it.
+func (j *job) usageNow() Usage {
+	return Usage{PromptTokens: len(j.prompt), CompletionTokens: len(j.generated)}
+}
