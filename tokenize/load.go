@@ -194,6 +194,21 @@ func buildTokenizer(data []byte) (*Tokenizer, error) {
 	return t, nil
 }
 
+// hasByteFallback reports whether d contains a ByteFallback decoder.
+func hasByteFallback(d decoder) bool {
+	switch d := d.(type) {
+	case byteFallbackDecoder:
+		return true
+	case decoderSequence:
+		for _, x := range d {
+			if hasByteFallback(x) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // finish builds the lookup tables and picks the raw-byte fast path.
 func (t *Tokenizer) finish() {
 	t.addedByID = map[int]*AddedToken{}
@@ -239,6 +254,7 @@ func (t *Tokenizer) finish() {
 		ids[a.ID] = true
 	}
 	t.vocabSize = len(ids)
+	t.byteFallback = hasByteFallback(t.dec)
 
 	// Raw-byte fast path: a BPE model fed by a final ByteLevel pre-tokenizer.
 	if b, ok := t.model.(*bpe); ok && b.prefix == "" && b.suffix == "" {

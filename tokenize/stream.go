@@ -27,6 +27,16 @@ func (t *Tokenizer) NewStreamDecoder(skipSpecialTokens bool) *StreamDecoder {
 // Add appends one id and returns the text that became final ("" when none did).
 func (d *StreamDecoder) Add(id int) string {
 	d.ids = append(d.ids, id)
+	if d.t.byteFallback {
+		// A later byte token can turn a valid run into U+FFFD replacements, so a run of
+		// <0xXX> tokens is final only once a token of another kind follows it.
+		// A skipped special token adds no text and does not end a run either.
+		if s, ok := d.t.tokenString(id); ok {
+			if _, isByte := parseByteToken(s); isByte || (d.skip && d.t.specialContent[s]) {
+				return ""
+			}
+		}
+	}
 	text := d.t.Decode(d.ids[d.start:], d.skip)
 	if len(text) <= len(d.prefix) || strings.HasSuffix(text, "\uFFFD") || !strings.HasPrefix(text, d.prefix) {
 		return ""

@@ -30,6 +30,7 @@ type Tokenizer struct {
 	rawAdded       *addedMatcher // added tokens matched on the input text
 	normAdded      *addedMatcher // added tokens matched on the normalized text
 	rawBytes       bool          // the model sees raw bytes (byte-level BPE fast path)
+	byteFallback   bool          // the decoder has a ByteFallback step
 	vocabSize      int
 
 	cfg config
