@@ -85,6 +85,11 @@ func TestWriteMatchesFixtureKeys(t *testing.T) {
 		require.Equal(t, wb, gb, n)
 	}
 
+	for _, name := range []string{ConfigFile, WeightsFile} {
+		st, err := os.Stat(filepath.Join(out, name))
+		require.NoError(t, err)
+		require.Equal(t, os.FileMode(0o644), st.Mode().Perm(), name)
+	}
 	data, err := os.ReadFile(filepath.Join(out, ConfigFile))
 	require.NoError(t, err)
 	var cfg map[string]any

@@ -88,6 +88,11 @@ func writeFileAtomic(path string, data []byte) (err error) {
 			os.Remove(tmp.Name())
 		}
 	}()
+	// CreateTemp makes the file 0600; checkpoints are read by other tools and users like
+	// any file the process would create.
+	if err = tmp.Chmod(0o644); err != nil {
+		return err
+	}
 	if _, err = tmp.Write(data); err != nil {
 		return err
 	}

@@ -151,6 +151,11 @@ func WriteFile(path string, tensors []Tensor, metadata map[string]string) (err e
 			os.Remove(tmp.Name())
 		}
 	}()
+	// CreateTemp makes the file 0600; checkpoints are read by other tools and users like
+	// any file the process would create.
+	if err = tmp.Chmod(0o644); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
 	bw := bufio.NewWriterSize(tmp, 1<<20)
 	if err := Write(bw, tensors, metadata); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
