@@ -396,8 +396,11 @@ func TestWriteDir(t *testing.T) {
 	require.NoError(t, c.Close())
 
 	// Saving again in one file replaces the sharded layout.
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "notes.txt"), nil, 0o644))
 	require.NoError(t, WriteDir(dir, tensors, nil, 0))
 	require.NoFileExists(t, filepath.Join(dir, IndexFileName))
+	require.NoFileExists(t, filepath.Join(dir, "model-00001-of-00002.safetensors"))
+	require.FileExists(t, filepath.Join(dir, "notes.txt"))
 	c, err = OpenDir(dir)
 	require.NoError(t, err)
 	require.Len(t, c.Files(), 1)
@@ -410,6 +413,14 @@ func TestWriteDir(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, c.Files(), 4)
 	require.NoError(t, c.Close())
+	require.NoError(t, WriteDir(dir, tensors, nil, 20))
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	require.Equal(t, []string{"model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors", IndexFileName, "notes.txt"}, names)
 }
 
 // TestReadAllocatesOnce checks that reading a tensor allocates about its own size, not a

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 )
 
@@ -48,7 +49,7 @@ func WriteDir(dir string, tensors []Tensor, metadata map[string]string, maxShard
 		if err := os.Remove(index); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("write checkpoint %s: remove stale index: %w", dir, err)
 		}
-		return nil
+		return removeStaleShards(dir, nil)
 	}
 	weightMap := map[string]string{}
 	for i, shard := range shards {
@@ -72,6 +73,29 @@ func WriteDir(dir string, tensors []Tensor, metadata map[string]string, maxShard
 	}
 	if err := os.Remove(single); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("write checkpoint %s: remove stale %s: %w", dir, SingleFileName, err)
+	}
+	keep := map[string]bool{}
+	for _, name := range weightMap {
+		keep[name] = true
+	}
+	return removeStaleShards(dir, keep)
+}
+
+var shardName = regexp.MustCompile(`^model-\d{5}-of-\d{5}\.safetensors$`)
+
+// removeStaleShards deletes shard files of an earlier save (transformers' naming) that the
+// new checkpoint does not use.
+func removeStaleShards(dir string, keep map[string]bool) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("write checkpoint %s: %w", dir, err)
+	}
+	for _, e := range entries {
+		if e.Type().IsRegular() && shardName.MatchString(e.Name()) && !keep[e.Name()] {
+			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("write checkpoint %s: remove stale shard: %w", dir, err)
+			}
+		}
 	}
 	return nil
 }
