@@ -106,3 +106,35 @@ func TestSlidingWindowMatters(t *testing.T) {
 		})
 	}
 }
+
+// TestLogitsConcurrent calls Logits from several goroutines, with and without the adapter, and
+// checks every result against the reference (run with -race to check the program cache).
+func TestLogitsConcurrent(t *testing.T) {
+	dir := filepath.Join(modelsDir, "llama")
+	m := loadModel(t, "llama")
+	adapter, err := m.LoadAdapter(filepath.Join(dir, "lora"))
+	require.NoError(t, err)
+	base := readExpected(t, dir, "logits.json")
+	lora := readExpected(t, dir, "logits_lora.json")
+	errs := make(chan error, 6)
+	diffs := make(chan float64, 6)
+	for i := range 6 {
+		go func() {
+			a, want := (*Adapter)(nil), base
+			if i%2 == 1 {
+				a, want = adapter, lora
+			}
+			got, err := m.Logits(context.Background(), want.IDs, a)
+			errs <- err
+			if err == nil {
+				diffs <- maxAbsDiff(t, want.Logits, got)
+			} else {
+				diffs <- math.Inf(1)
+			}
+		}()
+	}
+	for range 6 {
+		require.NoError(t, <-errs)
+		require.Less(t, <-diffs, 1e-4)
+	}
+}

@@ -72,6 +72,13 @@ func newModel(spec *Spec, w []*tensors.Tensor, opts *Options) (*Model, error) {
 		}
 		m.backend = b
 	}
+	// Put the weights on the device now: GoMLX's first transfer of a tensor is not safe against
+	// concurrent executions reading it, and it happens once here instead of in the first call.
+	for i, t := range w {
+		if _, err := t.Buffer(m.backend, 0); err != nil {
+			return nil, fmt.Errorf("model weights: %s to device: %w", m.names[i], err)
+		}
+	}
 	return m, nil
 }
 
@@ -86,7 +93,8 @@ func (m *Model) WeightNames() []string { return append([]string(nil), m.names...
 // of [Model.WeightNames]. Pass them as program parameters or variable values.
 func (m *Model) Weights() []*tensors.Tensor { return append([]*tensors.Tensor(nil), m.weights...) }
 
-// Close releases the weights' memory and the compiled programs.
+// Close releases the weights' memory and the compiled programs. It must not run concurrently
+// with Logits or with programs fed the model's weights; Logits is safe for concurrent use.
 func (m *Model) Close() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
