@@ -27,13 +27,17 @@ const AllLinear = "all-linear"
 
 // RankOverride is one rank_pattern entry: modules whose name matches Key get rank Rank.
 type RankOverride struct {
-	Key  string
+	// Key is a regex matched as PEFT does: "(.*\.)?(Key)$" against the module name.
+	Key string
+	// Rank is the rank of the matching modules.
 	Rank int
 }
 
 // AlphaOverride is one alpha_pattern entry: modules whose name matches Key get alpha Alpha.
 type AlphaOverride struct {
-	Key   string
+	// Key is a regex matched as PEFT does: "(.*\.)?(Key)$" against the module name.
+	Key string
+	// Alpha is the alpha of the matching modules.
 	Alpha float64
 }
 
