@@ -11,14 +11,15 @@ type adapterWeights struct {
 	modules []loraModule
 }
 
-// loraModule is one adapted projection, with the LoRA scale folded into B.
+// loraModule is one adapted projection: delta = ((x A^T) B^T) * scale.
 type loraModule struct {
 	layer   int
 	target  string // q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj
 	rank    int
 	in, out int
 	a       []float32 // [rank, in]
-	b       []float32 // [out, rank], already multiplied by the scale
+	b       []float32 // [out, rank]
+	scale   float32
 }
 
 // adapterEntry is one loaded adapter.

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"github.com/sectorflow/sdk/internal/model"
 )
 
 // Options configures an Engine. A nil *Options, or a zero field, means the documented default.
@@ -78,6 +80,7 @@ type Engine struct {
 	vocab    int
 	adapters *adapterRegistry
 	closeRun func() error
+	model    *model.Model // nil for engines over a test runner
 
 	running atomic.Int32 // requests holding a slot
 

@@ -1,0 +1,174 @@
+package inference
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/sectorflow/sdk/internal/model"
+)
+
+var fixtureModels = []string{"llama", "llama_bf16", "mistral", "qwen2", "qwen3"}
+
+func fixtureDir(name string) string { return filepath.Join("..", "testdata", "models", name) }
+
+type expectedGeneration struct {
+	Prompt    []int     `json:"prompt"`
+	Generated []int     `json:"generated"`
+	MaxLogit  []float64 `json:"max_logit"`
+}
+
+func readExpected(t *testing.T, name, file string) expectedGeneration {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(fixtureDir(name), "expected", file))
+	require.NoError(t, err)
+	var e expectedGeneration
+	require.NoError(t, json.Unmarshal(data, &e))
+	return e
+}
+
+// loadFixture starts an engine on a fixture model with its LoRA adapter loaded as "lora".
+func loadFixture(t *testing.T, name string, opts *Options) *Engine {
+	t.Helper()
+	e, err := Load(t.Context(), fixtureDir(name), opts)
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, e.Close()) })
+	require.NoError(t, e.LoadAdapter(t.Context(), "lora", filepath.Join(fixtureDir(name), "lora")))
+	return e
+}
+
+// TestGreedyMatchesFixtures: greedy generation with the KV cache reproduces the reference
+// tokens, and the top logit at each step, with and without the adapter.
+func TestGreedyMatchesFixtures(t *testing.T) {
+	for _, name := range fixtureModels {
+		t.Run(name, func(t *testing.T) {
+			e := loadFixture(t, name, &Options{MaxContext: 64})
+			for _, tc := range []struct{ file, adapter string }{{"generate.json", ""}, {"generate_lora.json", "lora"}} {
+				want := readExpected(t, name, tc.file)
+				res, err := e.Generate(t.Context(), &Request{PromptIDs: want.Prompt, Adapter: tc.adapter,
+					MaxTokens: len(want.Generated), IgnoreEOS: true})
+				require.NoError(t, err, tc.file)
+				require.Equal(t, want.Generated, res.TokenIDs, tc.file)
+				require.Equal(t, Usage{PromptTokens: len(want.Prompt), CompletionTokens: len(want.Generated)}, res.Usage)
+			}
+		})
+	}
+}
+
+// TestCacheMatchesRecompute drives the runner directly: every decode step's logits through the
+// KV cache equal a full recompute of the whole sequence without a cache (internal/model's
+// Logits), and the top logits match the fixtures.
+func TestCacheMatchesRecompute(t *testing.T) {
+	for _, name := range []string{"llama", "qwen3", "qwen2"} {
+		t.Run(name, func(t *testing.T) {
+			m, _, err := model.Load(fixtureDir(name), nil)
+			require.NoError(t, err)
+			defer m.Close()
+			adapter, err := m.LoadAdapter(filepath.Join(fixtureDir(name), "lora"))
+			require.NoError(t, err)
+			for _, tc := range []struct {
+				file    string
+				adapter *model.Adapter
+			}{{"generate.json", nil}, {"generate_lora.json", adapter}} {
+				want := readExpected(t, name, tc.file)
+				run := newModelRunner(m, 2, 64, 2)
+				slot := 0
+				if tc.adapter != nil {
+					require.NoError(t, run.setAdapter(1, weightsFromModelAdapter(tc.adapter)))
+					slot = 1
+				}
+				seq := append([]int(nil), want.Prompt...)
+				row := stepRow{slot: 1, tokens: want.Prompt, adapter: slot} // slot 1: the cache grows to 2 rows
+				for i := range want.Generated {
+					logits, err := run.step([]stepRow{row})
+					require.NoError(t, err)
+					ids := make([]int32, len(seq))
+					for k, v := range seq {
+						ids[k] = int32(v)
+					}
+					full, err := m.Logits(context.Background(), ids, tc.adapter)
+					require.NoError(t, err)
+					require.InDeltaSlice(t, full[len(seq)-1], logits[0], 2e-5, "%s step %d", tc.file, i)
+					tok := argmax32(logits[0])
+					require.Equal(t, want.Generated[i], tok, "%s step %d", tc.file, i)
+					if name != "llama_bf16" {
+						require.InDelta(t, want.MaxLogit[i], logits[0][tok], 1e-4, "%s step %d", tc.file, i)
+					}
+					row = stepRow{slot: 1, pos: len(seq), tokens: []int{tok}, adapter: slot}
+					seq = append(seq, tok)
+				}
+				run.close()
+			}
+		})
+	}
+}
+
+// TestMixedBatchEqualsAlone: requests with different prompt lengths, adapters and sampling
+// settings, running together, give exactly what each gives alone.
+func TestMixedBatchEqualsAlone(t *testing.T) {
+	e := loadFixture(t, "llama", &Options{MaxBatch: 4, MaxContext: 64})
+	prompt := readExpected(t, "llama", "generate.json").Prompt
+	seed1, seed2 := int64(11), int64(12)
+	reqs := []*Request{
+		{PromptIDs: prompt, MaxTokens: 12, IgnoreEOS: true},
+		{PromptIDs: prompt[:5], Adapter: "lora", MaxTokens: 10, IgnoreEOS: true},
+		{PromptIDs: prompt[3:], MaxTokens: 12, IgnoreEOS: true,
+			Sampling: Sampling{Temperature: 0.9, TopP: 0.95, Seed: &seed1}},
+		{PromptIDs: prompt[:9], Adapter: "lora", MaxTokens: 8, IgnoreEOS: true,
+			Sampling: Sampling{Temperature: 1.3, TopK: 20, RepetitionPenalty: 1.2, Seed: &seed2}},
+	}
+	alone := make([]*Result, len(reqs))
+	for i, r := range reqs {
+		res, err := e.Generate(t.Context(), r)
+		require.NoError(t, err)
+		alone[i] = res
+	}
+	var wg sync.WaitGroup
+	together := make([]*Result, len(reqs))
+	errs := make([]error, len(reqs))
+	start := make(chan struct{})
+	for i, r := range reqs {
+		wg.Go(func() {
+			<-start
+			together[i], errs[i] = e.Generate(context.Background(), r)
+		})
+	}
+	close(start)
+	wg.Wait()
+	for i := range reqs {
+		require.NoError(t, errs[i])
+		require.Equal(t, alone[i].TokenIDs, together[i].TokenIDs, "request %d", i)
+		require.Equal(t, alone[i].Text, together[i].Text, "request %d", i)
+	}
+	// The greedy base request is the fixture's prefix.
+	require.Equal(t, readExpected(t, "llama", "generate.json").Generated[:12], together[0].TokenIDs)
+}
+
+func TestLoadAdapterErrors(t *testing.T) {
+	e := loadFixture(t, "llama", &Options{MaxContext: 32})
+	tests := []struct {
+		name, dir string
+		wantErr   string
+	}{
+		{"missing dir", filepath.Join(t.TempDir(), "nope"), "nope"},
+		{"adapter for another base", filepath.Join(fixtureDir("qwen3"), "lora"), ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := e.LoadAdapter(t.Context(), "x", tt.dir)
+			require.ErrorIs(t, err, ErrInvalidAdapter)
+			require.Contains(t, err.Error(), tt.wantErr)
+			_, err = e.Generate(t.Context(), &Request{PromptIDs: []int{1, 2}, Adapter: "x"})
+			require.ErrorIs(t, err, ErrUnknownAdapter)
+		})
+	}
+	// The engine still serves.
+	res, err := e.Generate(t.Context(), &Request{Prompt: "hello", MaxTokens: 3, Adapter: "lora"})
+	require.NoError(t, err)
+	require.Len(t, res.TokenIDs, 3)
+}

@@ -1,0 +1,411 @@
+package inference
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/gomlx/gomlx/backends"
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	"github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/shapes"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+
+	"github.com/sectorflow/sdk/internal/model"
+)
+
+// modelRunner runs an internal/model forward pass with a fixed-size KV cache.
+//
+// Cache layout: per layer, K and V of shape [rows, KVHeads, S, HeadDim], where row r is KV slot
+// r and position p of a sequence lives at cache index p. rows is the smallest power of two (capped
+// at maxBatch) above the highest slot in use, so a lone request does not pay for a full batch;
+// the cache is regrown or shrunk by a gather program when that changes.
+//
+// Every step is one program call over all rows: T is 1 when every row decodes, else the power of
+// two (capped at S) that fits the longest new prompt; tokens past a row's own count are padding
+// that writes nothing (cache index -1) and whose outputs are ignored. Programs are compiled once
+// per (rows, T) and adapter layout, so a server compiles a handful of them.
+type modelRunner struct {
+	m        *model.Model
+	spec     *model.Spec
+	backend  backends.Backend
+	maxBatch int
+	S        int
+
+	rows  int // current cache batch size, 0 before the first step
+	cache []*tensors.Tensor
+
+	base   *graph.Exec            // no adapter in the batch
+	loras  map[string]*graph.Exec // by adapter layout signature
+	resize *graph.Exec
+
+	// Adapter stacks (see model.LoRAStack): device slot i of N = maxAdapters+1 holds adapters[i].
+	adapters  []*adapterWeights
+	loraSig   string
+	loraKeys  []loraKey // adapted (layer, module) pairs, in stack order
+	loraRank  int
+	loraStack []*tensors.Tensor // A, B, Scale per key
+	loraDirty bool
+}
+
+type loraKey struct {
+	layer  int
+	module string
+}
+
+// maxPrograms caps each Exec's compiled programs (shape buckets); GoMLX's default of 32 would be
+// too few for rows x T x adapter layouts.
+const maxPrograms = 256
+
+func newModelRunner(m *model.Model, maxBatch, maxContext, maxAdapters int) *modelRunner {
+	return &modelRunner{
+		m: m, spec: m.Spec, backend: m.Backend(), maxBatch: maxBatch, S: maxContext,
+		loras:    map[string]*graph.Exec{},
+		adapters: make([]*adapterWeights, maxAdapters+1),
+	}
+}
+
+// pow2 returns the smallest power of two >= n, capped at limit.
+func pow2(n, limit int) int {
+	b := 1
+	for b < n {
+		b *= 2
+	}
+	return min(b, limit)
+}
+
+// prefillBucket returns the T of a step whose longest row feeds n tokens.
+func (r *modelRunner) prefillBucket(n int) int {
+	if n == 1 {
+		return 1
+	}
+	return pow2(max(n, 16), r.S)
+}
+
+func (r *modelRunner) setAdapter(slot int, w *adapterWeights) error {
+	if slot <= 0 || slot >= len(r.adapters) {
+		return fmt.Errorf("adapter slot %d out of range [1, %d)", slot, len(r.adapters))
+	}
+	r.adapters[slot] = w
+	r.loraDirty = true
+	return nil
+}
+
+// close releases the cache and the compiled programs.
+func (r *modelRunner) close() {
+	for _, t := range r.cache {
+		_ = t.FinalizeAll()
+	}
+	r.cache = nil
+	for _, t := range r.loraStack {
+		_ = t.FinalizeAll()
+	}
+	r.loraStack = nil
+	if r.base != nil {
+		r.base.Finalize()
+	}
+	for _, e := range r.loras {
+		e.Finalize()
+	}
+	if r.resize != nil {
+		r.resize.Finalize()
+	}
+}
+
+func (r *modelRunner) step(rows []stepRow) ([][]float32, error) {
+	spec := r.spec
+	need, longest, useLoRA := 1, 1, false
+	for _, row := range rows {
+		need = max(need, row.slot+1)
+		longest = max(longest, len(row.tokens))
+		if row.pos+len(row.tokens) > r.S {
+			return nil, fmt.Errorf("slot %d: %d cached + %d new tokens exceed the cache length %d", row.slot, row.pos, len(row.tokens), r.S)
+		}
+		useLoRA = useLoRA || row.adapter > 0
+	}
+	if err := r.ensureRows(pow2(need, r.maxBatch)); err != nil {
+		return nil, err
+	}
+	B, T, S := r.rows, r.prefillBucket(longest), r.S
+
+	ids := make([]int32, B*T)
+	pos := make([]int32, B*T)
+	slots := make([]int32, B*T)
+	for i := range slots {
+		slots[i] = -1 // padding writes nothing
+	}
+	mask := make([]bool, B*T*S)
+	sel := make([]float32, B*T)
+	adapterRows := make([]int32, B)
+	for _, row := range rows {
+		b := row.slot
+		for t, id := range row.tokens {
+			p := row.pos + t
+			ids[b*T+t] = int32(id)
+			pos[b*T+t] = int32(p)
+			slots[b*T+t] = int32(p)
+			m := mask[(b*T+t)*S : (b*T+t+1)*S]
+			for s := 0; s <= p; s++ {
+				m[s] = true
+			}
+		}
+		sel[b*T+len(row.tokens)-1] = 1
+		adapterRows[b] = int32(row.adapter)
+	}
+	args := []any{
+		tensors.FromFlatDataAndDimensions(ids, B, T),
+		tensors.FromFlatDataAndDimensions(pos, B, T),
+		tensors.FromFlatDataAndDimensions(slots, B, T),
+		tensors.FromFlatDataAndDimensions(mask, B, T, S),
+		tensors.FromFlatDataAndDimensions(sel, B, T),
+	}
+	var exec *graph.Exec
+	var err error
+	if useLoRA {
+		if err := r.refreshLoRA(); err != nil {
+			return nil, err
+		}
+		args = append(args, tensors.FromFlatDataAndDimensions(adapterRows, B))
+		exec, err = r.loraExec()
+	} else {
+		exec, err = r.baseExec()
+	}
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range r.m.Weights() {
+		args = append(args, w)
+	}
+	for _, c := range r.cache {
+		args = append(args, c)
+	}
+	if useLoRA {
+		for _, t := range r.loraStack {
+			args = append(args, t)
+		}
+	}
+	outs, err := exec.Exec(args...)
+	for _, a := range args[:5] {
+		_ = a.(*tensors.Tensor).FinalizeAll()
+	}
+	if useLoRA {
+		_ = args[5].(*tensors.Tensor).FinalizeAll()
+	}
+	if err != nil {
+		return nil, err
+	}
+	for i, c := range r.cache {
+		_ = c.FinalizeAll()
+		r.cache[i] = outs[1+i]
+	}
+	flat, err := tensors.CopyFlatData[float32](outs[0])
+	_ = outs[0].FinalizeAll()
+	if err != nil {
+		return nil, err
+	}
+	V := spec.VocabSize
+	logits := make([][]float32, len(rows))
+	for i, row := range rows {
+		logits[i] = flat[row.slot*V : (row.slot+1)*V : (row.slot+1)*V]
+	}
+	return logits, nil
+}
+
+// ensureRows sets the cache batch size to rows, keeping the content of the rows that stay.
+func (r *modelRunner) ensureRows(rows int) error {
+	if rows == r.rows {
+		return nil
+	}
+	spec := r.spec
+	if r.cache == nil {
+		r.cache = make([]*tensors.Tensor, 2*spec.Layers)
+		for i := range r.cache {
+			r.cache[i] = tensors.FromShape(shapes.Make(dtypes.Float32, rows, spec.KVHeads, r.S, spec.HeadDim))
+		}
+		r.rows = rows
+		return nil
+	}
+	if r.resize == nil {
+		e, err := graph.NewExec(r.backend, func(in []*graph.Node) []*graph.Node {
+			idx := in[0] // [rows, 1]: the old row each new row comes from
+			out := make([]*graph.Node, len(in)-1)
+			for i, c := range in[1:] {
+				out[i] = graph.Gather(c, idx)
+			}
+			return out
+		})
+		if err != nil {
+			return err
+		}
+		e.SetMaxCache(maxPrograms)
+		r.resize = e
+	}
+	idx := make([]int32, rows)
+	for i := range idx {
+		if i < r.rows {
+			idx[i] = int32(i)
+		} // new rows copy row 0: their stale content is hidden by the mask and overwritten
+	}
+	args := []any{tensors.FromFlatDataAndDimensions(idx, rows, 1)}
+	for _, c := range r.cache {
+		args = append(args, c)
+	}
+	outs, err := r.resize.Exec(args...)
+	_ = args[0].(*tensors.Tensor).FinalizeAll()
+	if err != nil {
+		return err
+	}
+	for i, c := range r.cache {
+		_ = c.FinalizeAll()
+		r.cache[i] = outs[i]
+	}
+	r.rows = rows
+	return nil
+}
+
+// forward builds one step's graph. in: ids, pos, slots, mask, sel, [adapter rows], weights...,
+// K caches..., V caches..., [LoRA stacks...]. out: logits [B, V], K caches..., V caches...
+func (r *modelRunner) forward(in []*graph.Node, keys []loraKey) []*graph.Node {
+	spec := r.spec
+	ids, pos, slots, mask, sel := in[0], in[1], in[2], in[3], in[4]
+	rest := in[5:]
+	var adapterRows *graph.Node
+	if keys != nil {
+		adapterRows, rest = rest[0], rest[1:]
+	}
+	nw := len(r.m.WeightNames())
+	w := spec.WeightsFromNodes(rest[:nw])
+	rest = rest[nw:]
+	caches := rest[:2*spec.Layers]
+	rest = rest[2*spec.Layers:]
+	var lora model.LoRAFunc
+	if keys != nil {
+		stacks := map[loraKey]*model.LoRAStack{}
+		for i, k := range keys {
+			stacks[k] = &model.LoRAStack{A: rest[3*i], B: rest[3*i+1], Scale: rest[3*i+2]}
+		}
+		lora = model.GatherLoRA(func(layer int, module string) *model.LoRAStack {
+			return stacks[loraKey{layer, module}]
+		}, adapterRows)
+	}
+	out := spec.Forward(w, model.Inputs{
+		IDs: ids, Positions: pos, Mask: mask,
+		Cache: &model.Cache{K: caches[:spec.Layers], V: caches[spec.Layers:], Slots: slots},
+		LoRA:  lora,
+	})
+	last := graph.DotGeneral(sel, []int{1}, []int{0}, out.Hidden, []int{1}, []int{0}) // [B, hidden]
+	logits := spec.LMHead(w, last)
+	return append(append([]*graph.Node{logits}, out.K...), out.V...)
+}
+
+func (r *modelRunner) baseExec() (*graph.Exec, error) {
+	if r.base != nil {
+		return r.base, nil
+	}
+	e, err := graph.NewExec(r.backend, func(in []*graph.Node) []*graph.Node { return r.forward(in, nil) })
+	if err != nil {
+		return nil, err
+	}
+	e.SetMaxCache(maxPrograms)
+	r.base = e
+	return e, nil
+}
+
+func (r *modelRunner) loraExec() (*graph.Exec, error) {
+	if e, ok := r.loras[r.loraSig]; ok {
+		return e, nil
+	}
+	keys := slices.Clone(r.loraKeys)
+	e, err := graph.NewExec(r.backend, func(in []*graph.Node) []*graph.Node { return r.forward(in, keys) })
+	if err != nil {
+		return nil, err
+	}
+	e.SetMaxCache(maxPrograms)
+	r.loras[r.loraSig] = e
+	return e, nil
+}
+
+// refreshLoRA rebuilds the adapter stacks after the device slots changed: the adapted modules
+// are the union over the resident adapters, ranks are zero-padded to a power of two.
+func (r *modelRunner) refreshLoRA() error {
+	if !r.loraDirty && r.loraStack != nil {
+		return nil
+	}
+	spec := r.spec
+	rank := 1
+	used := map[loraKey]bool{}
+	for _, a := range r.adapters {
+		if a == nil {
+			continue
+		}
+		for _, m := range a.modules {
+			used[loraKey{m.layer, m.target}] = true
+			rank = max(rank, m.rank)
+		}
+	}
+	rank = pow2(rank, 1<<20)
+	var keys []loraKey
+	for l := range spec.Layers {
+		for _, mod := range model.Modules {
+			if used[loraKey{l, mod}] {
+				keys = append(keys, loraKey{l, mod})
+			}
+		}
+	}
+	if len(keys) == 0 {
+		return errors.New("a request names an adapter but no adapter is resident")
+	}
+	N := len(r.adapters)
+	stacks := make([]*tensors.Tensor, 0, 3*len(keys))
+	for _, k := range keys {
+		in, out, err := spec.ModuleDims(k.module)
+		if err != nil {
+			return err
+		}
+		A := make([]float32, N*rank*in)
+		Bm := make([]float32, N*out*rank)
+		scale := make([]float32, N)
+		for slot, a := range r.adapters {
+			if a == nil {
+				continue
+			}
+			for _, m := range a.modules {
+				if m.layer != k.layer || m.target != k.module {
+					continue
+				}
+				// A [r, in] into rows 0..r-1 of the slot's [R, in]; B [out, r] into columns.
+				copy(A[slot*rank*in:], m.a)
+				for o := range out {
+					copy(Bm[slot*out*rank+o*rank:slot*out*rank+o*rank+m.rank], m.b[o*m.rank:(o+1)*m.rank])
+				}
+				scale[slot] = m.scale
+			}
+		}
+		stacks = append(stacks,
+			tensors.FromFlatDataAndDimensions(A, N, rank, in),
+			tensors.FromFlatDataAndDimensions(Bm, N, out, rank),
+			tensors.FromFlatDataAndDimensions(scale, N))
+	}
+	for _, t := range r.loraStack {
+		_ = t.FinalizeAll()
+	}
+	r.loraStack, r.loraKeys, r.loraRank, r.loraDirty = stacks, keys, rank, false
+	var sig strings.Builder
+	fmt.Fprintf(&sig, "r%d", rank)
+	for _, k := range keys {
+		fmt.Fprintf(&sig, ";%d/%s", k.layer, k.module)
+	}
+	r.loraSig = sig.String()
+	return nil
+}
+
+// weightsFromModelAdapter converts a validated model adapter.
+func weightsFromModelAdapter(a *model.Adapter) *adapterWeights {
+	w := &adapterWeights{}
+	for _, m := range a.Modules {
+		w.modules = append(w.modules, loraModule{layer: m.Layer, target: m.Module, rank: m.Rank, a: m.A, b: m.B, scale: m.Scale})
+		w.rank = max(w.rank, m.Rank)
+	}
+	return w
+}
