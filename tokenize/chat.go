@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"sort"
 	"strings"
 	"time"
@@ -28,6 +29,9 @@ type Message struct {
 	// keys is the key order of the JSON object the message was decoded from; nil for messages
 	// built in Go (role, content, then Extra in sorted order).
 	keys []string
+	// rawContent is the JSON of a list content, whose objects keep their key order when the
+	// template prints them; it is used while Content still holds what was decoded from it.
+	rawContent json.RawMessage
 }
 
 // MarshalJSON writes the message as a JSON object: role, content, then the Extra keys.
@@ -62,8 +66,9 @@ func (m Message) MarshalJSON() ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-// UnmarshalJSON reads a message object: "role" must be a string, "content" a string, null or a
-// list of parts; other keys go to Extra as json.RawMessage.
+// UnmarshalJSON reads a message object: "role" must be a string; "content" becomes a string, nil
+// or a list of parts ([]any), or a json.RawMessage for other JSON values (such as a tool result
+// object); other keys go to Extra as json.RawMessage.
 func (m *Message) UnmarshalJSON(data []byte) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	tok, err := dec.Token()
@@ -99,11 +104,15 @@ func (m *Message) UnmarshalJSON(data []byte) error {
 				return fmt.Errorf("decode message: content: %w", err)
 			}
 			switch c.(type) {
-			case nil, string, []any:
+			case []any:
+				m.Content = c
+				m.rawContent = append(json.RawMessage(nil), raw...)
+			case nil, string:
+				m.Content = c
 			default:
-				return fmt.Errorf("decode message: content: want a string, null or a list of parts, found %s", chatAbbrev(raw))
+				// Objects (such as a tool result) and other values stay raw, keeping key order.
+				m.Content = append(json.RawMessage(nil), raw...)
 			}
-			m.Content = c
 		default:
 			if m.Extra == nil {
 				m.Extra = map[string]any{}
@@ -173,6 +182,9 @@ func (m Message) templateValue() (*jinja.Dict, error) {
 			v = m.Role
 		case "content":
 			v = m.Content
+			if m.rawContent != nil && m.contentUnchanged() {
+				v = m.rawContent
+			}
 		default:
 			v = m.Extra[k]
 		}
@@ -183,6 +195,15 @@ func (m Message) templateValue() (*jinja.Dict, error) {
 		d.Set(k, c)
 	}
 	return d, nil
+}
+
+// contentUnchanged reports whether Content still equals what rawContent decodes to.
+func (m Message) contentUnchanged() bool {
+	var c any
+	if json.Unmarshal(m.rawContent, &c) != nil {
+		return false
+	}
+	return reflect.DeepEqual(c, m.Content)
 }
 
 // TemplateError is an error the template raised itself with raise_exception(msg); Error

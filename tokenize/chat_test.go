@@ -29,7 +29,7 @@ func TestMessageJSON(t *testing.T) {
 			`{"role":"user","content":[{"text":"a","type":"text"}]}`, ""},
 		{"no content", `{"role": "user"}`, "user", nil, nil, `{"role":"user"}`, ""},
 		{"role not a string", `{"role": 1}`, "", nil, nil, "", "role: want a string, found 1"},
-		{"content a number", `{"role": "user", "content": 5}`, "", nil, nil, "", "content: want a string, null or a list of parts, found 5"},
+		{"content an object", `{"role": "tool", "content": {"z": 1, "a": [2]}}`, "tool", json.RawMessage(`{"z": 1, "a": [2]}`), nil, `{"role":"tool","content":{"z":1,"a":[2]}}`, ""},
 		{"not an object", `["user"]`, "", nil, nil, "", "want a JSON object"},
 		{"duplicate key", `{"role": "user", "role": "system"}`, "", nil, nil, "", `duplicate key "role"`},
 		{"truncated", `{"role": "user"`, "", nil, nil, "", "unexpected end of JSON input"},
@@ -248,4 +248,20 @@ func FuzzMessageJSON(f *testing.F) {
 			t.Fatalf("round trip changed %s to %s (%v)", out, again, err)
 		}
 	})
+}
+
+func TestDecodedContentKeepsKeyOrder(t *testing.T) {
+	ct, err := NewChatTemplate("{% for m in messages %}{{ m.content }}|{{ m.content is mapping }};{% endfor %}", nil)
+	require.NoError(t, err)
+	var msgs []Message
+	require.NoError(t, json.Unmarshal([]byte(`[{"role": "user", "content": [{"type": "text", "text": "a"}]}, {"role": "tool", "content": {"z": 1, "a": 2}}]`), &msgs))
+	out, err := ct.Render(msgs, nil)
+	require.NoError(t, err)
+	require.Equal(t, "[{'type': 'text', 'text': 'a'}]|False;{'z': 1, 'a': 2}|True;", out)
+
+	// Once the caller changes the parts, the template sees the new value (keys sorted).
+	msgs[0].Content = []any{map[string]any{"type": "text", "text": "b"}}
+	out, err = ct.Render(msgs[:1], nil)
+	require.NoError(t, err)
+	require.Equal(t, "[{'text': 'b', 'type': 'text'}]|False;", out)
 }
