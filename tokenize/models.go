@@ -220,8 +220,9 @@ func (m *unigram) tokenize(s string, dst []token) []token {
 				ids = append(ids, id)
 			}
 			if ids != nil {
-				for k, id := range ids {
-					dst = append(dst, token{id: id, start: sg.a + k, end: sg.a + k + 1})
+				// Every byte token covers the whole unknown piece, as in the Rust crate.
+				for _, id := range ids {
+					dst = append(dst, token{id: id, start: sg.a, end: sg.b})
 				}
 				continue
 			}

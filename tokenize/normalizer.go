@@ -24,10 +24,22 @@ func (u unicodeNorm) normalize(n ntext) ntext {
 	var it norm.Iter
 	it.InitString(u.form, n.s)
 	var in [][2]int
+	var pending []byte
 	for !it.Done() {
 		start := it.Pos()
-		out := it.Next()
+		seg := it.Next()
 		end := it.Pos()
+		if end == start {
+			// The iterator hands out a long decomposition in several segments; the first
+			// ones consume no input and belong with the segment that does.
+			pending = append(pending, seg...)
+			continue
+		}
+		out := seg
+		if len(pending) > 0 {
+			out = append(pending, seg...)
+			pending = nil
+		}
 		// Align output characters to input characters the way the Rust crate's transform does:
 		// a composed character takes the range of the first character it replaces, the
 		// characters it swallowed vanish, and expansions repeat the last input character.
@@ -41,10 +53,8 @@ func (u unicodeNorm) normalize(n ntext) ntext {
 		k := len(in)
 		for i, j := 0, 0; i < len(out); j++ {
 			_, size := utf8.DecodeRune(out[i:])
-			var src int
+			src := 0
 			switch {
-			case k == 0:
-				src = -1
 			case m <= k:
 				if j > 0 {
 					src = j + k - m
@@ -52,13 +62,13 @@ func (u unicodeNorm) normalize(n ntext) ntext {
 			default:
 				src = min(j, k-1)
 			}
-			r := [2]int{n.base + start, n.base + start}
-			if src >= 0 {
-				r = in[src]
-			}
-			b.add(string(out[i:i+size]), r)
+			b.add(string(out[i:i+size]), in[src])
 			i += size
 		}
+	}
+	if len(pending) > 0 {
+		a, _ := n.origRange(len(n.s), len(n.s))
+		b.add(string(pending), [2]int{a, a})
 	}
 	return b.text(n.first)
 }
@@ -151,8 +161,20 @@ func replaceMatches(n ntext, ms [][2]int, content string) ntext {
 	}
 	for _, m := range ms {
 		copyRange(prev, m[0])
-		a, e := n.origRange(m[0], m[1])
-		b.add(content, [2]int{a, e})
+		// As in the Rust crate, the replacement is an insertion after the removed characters:
+		// it takes the range of the last character it replaces.
+		var r [2]int
+		if m[1] > m[0] {
+			_, size := utf8.DecodeLastRuneInString(n.s[m[0]:m[1]])
+			r = n.charRange(m[1]-size, size)
+		} else if m[0] > 0 {
+			_, size := utf8.DecodeLastRuneInString(n.s[:m[0]])
+			r = n.charRange(m[0]-size, size)
+		} else {
+			a, _ := n.origRange(0, 0)
+			r = [2]int{a, a}
+		}
+		b.add(content, r)
 		prev = m[1]
 	}
 	copyRange(prev, len(n.s))
@@ -214,8 +236,14 @@ func (bn bertNormalizer) normalize(n ntext) ntext {
 		})
 	}
 	if bn.stripAccents {
+		// BERT strips nonspacing marks only (Mn), unlike the StripAccents normalizer.
 		n = unicodeNorm{norm.NFD}.normalize(n)
-		n = stripAccents{}.normalize(n)
+		n = mapRunes(n, func(c rune, dst []byte) []byte {
+			if unicode.Is(unicode.Mn, c) {
+				return dst
+			}
+			return utf8.AppendRune(dst, c)
+		})
 	}
 	if bn.lowercase {
 		n = lowercase{}.normalize(n)

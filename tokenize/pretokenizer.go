@@ -205,9 +205,13 @@ func (p metaspacePre) split(n ntext, emit func(ntext)) {
 	splitOn(n, literalMatcher{rep}, false, behaviorMergedWithNext, emit)
 }
 
-// isWordChar is \w of the Rust regex crate.
+// isWordChar is \w of the Rust regex crate: Alphabetic, marks, decimal digits, connector
+// punctuation and the joiners.
 func isWordChar(c rune) bool {
-	return c == '_' || unicode.In(c, unicode.L, unicode.M, unicode.Nd, unicode.Pc) || unicode.Is(unicode.Nl, c)
+	if c < utf8.RuneSelf {
+		return c == '_' || ('0' <= c && c <= '9') || ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z')
+	}
+	return c == 0x200C || c == 0x200D || unicode.In(c, unicode.L, unicode.M, unicode.Nd, unicode.Pc, unicode.Nl, unicode.Other_Alphabetic)
 }
 
 // whitespacePre splits on \w+|[^\w\s]+ keeping the matches.
