@@ -1,7 +1,8 @@
+// oracle.mjs TOKENIZER_JSON TEXTS_JSONL: ids, offsets and decodings from the Rust tokenizers crate.
 import fs from "node:fs";
 import zlib from "node:zlib";
 import { createRequire } from "node:module";
-const require = createRequire("(process.env.NODE_MODULES || "/tmp/tok/node_modules") + "/noop.js"");
+const require = createRequire((process.env.NODE_MODULES || "/tmp/tok/node_modules") + "/noop.js");
 const { Tokenizer } = require("@anush008/tokenizers");
 const [tokPath, textsPath] = process.argv.slice(2);
 const buf = fs.readFileSync(tokPath);
