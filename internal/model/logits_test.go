@@ -138,3 +138,25 @@ func TestLogitsConcurrent(t *testing.T) {
 		require.Less(t, <-diffs, 1e-4)
 	}
 }
+
+// TestKeepBF16 keeps llama_bf16's weights as BF16 in memory and still matches the reference.
+func TestKeepBF16(t *testing.T) {
+	dir := filepath.Join(modelsDir, "llama_bf16")
+	m, _, err := Load(dir, &Options{KeepBF16: true})
+	require.NoError(t, err)
+	defer m.Close()
+	for _, w := range m.Weights() {
+		require.Equal(t, "BFloat16", w.Shape().DType.String())
+	}
+	adapter, err := m.LoadAdapter(filepath.Join(dir, "lora"))
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		file    string
+		adapter *Adapter
+	}{{"logits.json", nil}, {"logits_lora.json", adapter}} {
+		want := readExpected(t, dir, tc.file)
+		got, err := m.Logits(context.Background(), want.IDs, tc.adapter)
+		require.NoError(t, err)
+		require.Less(t, maxAbsDiff(t, want.Logits, got), 1e-4, tc.file)
+	}
+}

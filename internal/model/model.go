@@ -34,6 +34,10 @@ type Model struct {
 type Options struct {
 	// Backend runs the compiled programs; nil means the process default backend.
 	Backend backends.Backend
+	// KeepBF16 keeps BF16 checkpoint tensors as BF16 in memory (half the memory; converted to
+	// float32 where the graph uses them, so results are unchanged). By default every weight is
+	// converted to float32 on load; F16 always is (the pure-Go backend has no float16).
+	KeepBF16 bool
 }
 
 // New returns a model whose weights are read from r (a safetensors checkpoint) after checking
@@ -42,7 +46,7 @@ func New(spec *Spec, r TensorReader, opts *Options) (*Model, error) {
 	if err := spec.Validate(); err != nil {
 		return nil, fmt.Errorf("model spec: %w", err)
 	}
-	w, err := spec.readWeights(r)
+	w, err := spec.readWeights(r, opts != nil && opts.KeepBF16)
 	if err != nil {
 		return nil, err
 	}

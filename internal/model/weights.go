@@ -35,6 +35,7 @@ func tensorLabel(t TensorSpec) string {
 type TensorReader interface {
 	Info(name string) (safetensors.TensorInfo, bool)
 	Float32Into(name string, dst []float32) error
+	ReadInto(name string, dst []byte) error
 }
 
 // CheckTensors verifies that r holds every tensor of the spec's weight table with the right
@@ -71,15 +72,27 @@ func (s *Spec) CheckTensors(r TensorReader) error {
 }
 
 // readWeights reads the weight table from r as float32 tensors (F16 and BF16 are converted on
-// load; each tensor is read straight into its final buffer, so loading needs the model's f32 size
-// once).
-func (s *Spec) readWeights(r TensorReader) ([]*tensors.Tensor, error) {
+// load), or, with keepBF16, BF16 tensors as stored. Each tensor is read straight into its final
+// buffer, so loading needs the model's in-memory size once.
+func (s *Spec) readWeights(r TensorReader, keepBF16 bool) ([]*tensors.Tensor, error) {
 	if err := s.CheckTensors(r); err != nil {
 		return nil, err
 	}
 	table := s.Tensors()
 	out := make([]*tensors.Tensor, len(table))
 	for i, t := range table {
+		if info, _ := r.Info(t.Name); keepBF16 && info.DType == safetensors.BF16 {
+			tt := tensors.FromShape(shapes.Make(dtypes.BFloat16, t.Shape...))
+			var readErr error
+			if err := tt.MutableBytes(func(data []byte) { readErr = r.ReadInto(t.Name, data) }); err != nil {
+				return nil, fmt.Errorf("%s: %w", tensorLabel(t), err)
+			}
+			if readErr != nil {
+				return nil, fmt.Errorf("read %s: %w", tensorLabel(t), readErr)
+			}
+			out[i] = tt
+			continue
+		}
 		tt := tensors.FromShape(shapes.Make(dtypes.Float32, t.Shape...))
 		var readErr error
 		if err := tt.MutableFlatData(func(flat any) {
