@@ -98,3 +98,44 @@ func TestTrainWritesPEFTAdapter(t *testing.T) {
 	require.NoError(t, json.Unmarshal(raw, &info))
 	require.Equal(t, []any{507.0}, info["eos_token_ids"])
 }
+
+// TestLearnsChatQA is the end-to-end check: from a chat JSONL file, with the fixture's real
+// tokenizer and chat template, the tiny llama learns 16 question/answer pairs on the pure-Go
+// backend and, under greedy decoding of the rendered prompt, answers each exactly and then emits
+// the end-of-turn token.
+func TestLearnsChatQA(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains for tens of seconds")
+	}
+	dir := filepath.Join(fixtureDir, "llama")
+	out := t.TempDir()
+	_, err := Train(context.Background(), dir, filepath.Join("testdata", "colors.jsonl"), out, &Options{
+		Rank: 16, Alpha: 32, Targets: []string{"all-linear"}, BatchSize: 16, MaxSteps: 120,
+		LearningRate: 1e-2, Schedule: ScheduleConstant, Seed: 1})
+	require.NoError(t, err)
+
+	m := loadFixture(t, "llama")
+	a, err := m.LoadAdapter(out)
+	require.NoError(t, err)
+	c, err := loadCodec(dir)
+	require.NoError(t, err)
+	tok := c.tok.(*tokenize.Tokenizer)
+	ct := c.chat.(templateRenderer).t
+	exs, err := ParseFile(filepath.Join("testdata", "colors.jsonl"), nil)
+	require.NoError(t, err)
+	for _, ex := range exs {
+		prompt, err := ct.Render([]tokenize.Message{{Role: "user", Content: ex.Messages[0].Content}}, &tokenize.ChatOptions{AddGenerationPrompt: true})
+		require.NoError(t, err)
+		ids := toInt32(tok.Encode(prompt, false))
+		got := greedy(t, m, a, ids, 508, 8)
+		require.Equal(t, ex.Messages[1].Content+"<|eot_id|>", tok.Decode(toInts(got), false), "answer to %q", ex.Messages[0].Content)
+	}
+}
+
+func toInts(ids []int32) []int {
+	out := make([]int, len(ids))
+	for i, v := range ids {
+		out[i] = int(v)
+	}
+	return out
+}

@@ -220,15 +220,6 @@ func TestResumeEquivalence(t *testing.T) {
 	require.ErrorContains(t, err, "other options or data")
 }
 
-// adapterOf converts the trained set into the forward pass's adapter.
-func adapterOf(s *loraSet) *model.Adapter {
-	a := &model.Adapter{}
-	for _, m := range s.Modules {
-		a.Modules = append(a.Modules, model.LoRAModule{Layer: m.Layer, Module: m.Target, Rank: s.Rank, A: m.A, B: m.B, Scale: float32(s.Scale())})
-	}
-	return a
-}
-
 // greedy decodes up to n tokens with the adapter and stops after eos.
 func greedy(t *testing.T, m *model.Model, a *model.Adapter, ids []int32, eos int32, n int) []int32 {
 	t.Helper()
@@ -250,45 +241,6 @@ func greedy(t *testing.T, m *model.Model, a *model.Adapter, ids []int32, eos int
 		}
 	}
 	return out
-}
-
-// TestLearnsQA: the tiny llama learns 16 question/answer pairs, answering each exactly and then
-// emitting EOS, under greedy decoding.
-func TestLearnsQA(t *testing.T) {
-	if testing.Short() {
-		t.Skip("trains for a few seconds")
-	}
-	m := loadFixture(t, "llama")
-	var lines []any
-	for _, p := range qaPairs() {
-		lines = append(lines, p)
-	}
-	data := writeJSONL(t, lines...)
-	out := t.TempDir()
-	var losses []float64
-	o := Options{Rank: 16, Alpha: 32, Targets: []string{"all-linear"}, BatchSize: 16, MaxSteps: 120,
-		LearningRate: 1e-2, Schedule: ScheduleConstant, Seed: 1,
-		OnEvent: func(e Event) {
-			if e.Kind == EventStep {
-				losses = append(losses, e.Loss)
-			}
-		}}
-	c := testCodec()
-	res, err := train(context.Background(), m, c, data, out, defaults(t, o))
-	require.NoError(t, err)
-	t.Logf("loss %.4f -> %.4f after %d steps", losses[0], losses[len(losses)-1], res.Steps)
-
-	set, err := newLoRASet(dimsOf(m.Spec), []string{"all-linear"}, 16, 32, false, 0)
-	require.NoError(t, err)
-	require.NoError(t, readAdapterWeights(filepath.Join(out, AdapterWeightsFile), set))
-	a := adapterOf(set)
-	for _, p := range qaPairs() {
-		ids, _ := c.tok.EncodeWithOffsets(p["prompt"], true)
-		got := greedy(t, m, a, toInt32(ids), 508, 8)
-		want := toInt32(func() []int { w, _ := c.tok.EncodeWithOffsets(p["completion"], false); return w }())
-		want = append(want, 508)
-		require.Equal(t, want, got, "answer to %s", p["prompt"])
-	}
 }
 
 func TestTrainBadInputs(t *testing.T) {
