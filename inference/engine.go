@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/sectorflow/sdk/internal/model"
 )
@@ -34,20 +35,28 @@ type Options struct {
 	Backend string
 	// Logger receives diagnostics. Default: discard.
 	Logger *slog.Logger
-	// OnUsage, when set, is called once per request when it ends (finished, failed or
-	// cancelled), on the caller's goroutine, with the tokens actually processed. The platform's
-	// meter hooks in here.
+	// OnUsage, when set, is called once for every request that reached the model, when it ends
+	// (finished, failed or cancelled), on the caller's goroutine, with the tokens actually
+	// processed. Requests rejected or cancelled before their prefill are not reported. The
+	// platform's meter hooks in here.
 	OnUsage func(ctx context.Context, rec UsageRecord)
 }
 
 // UsageRecord is what OnUsage receives.
 type UsageRecord struct {
+	// ID is the request's ID (Request.ID, or the one the engine drew).
+	ID string
 	// Adapter is the request's adapter name, "" for the base model.
 	Adapter string
 	// Usage counts the prompt and generated tokens.
 	Usage Usage
 	// FinishReason is empty when the request failed or was cancelled.
 	FinishReason FinishReason
+	// Err is why the request ended early (a cancelled context, a model failure, ErrClosed);
+	// nil when it finished.
+	Err error
+	// ComputeTime is the wall time of the model steps the request took part in.
+	ComputeTime time.Duration
 }
 
 func (o *Options) withDefaults() Options {
@@ -266,6 +275,7 @@ func (e *Engine) submit(ctx context.Context, req *Request) (*job, error) {
 
 	jctx, cancel := context.WithCancel(ctx)
 	j := &job{
+		id:     req.ID,
 		ctx:    jctx,
 		cancel: cancel,
 		req:    req,
@@ -302,6 +312,9 @@ func (e *Engine) submit(ctx context.Context, req *Request) (*job, error) {
 		return nil, fmt.Errorf("%w: %d requests are waiting (QueueSize)", ErrQueueFull, len(e.waiting))
 	}
 	j.sampler = newSampler(req.Sampling, prompt, e.seeds.Uint64())
+	if j.id == "" {
+		j.id = fmt.Sprintf("gen-%016x", e.seeds.Uint64())
+	}
 	e.waiting = append(e.waiting, j)
 	e.mu.Unlock()
 	e.signal()
@@ -319,9 +332,16 @@ func (e *Engine) abandon(ctx context.Context, j *job) {
 	e.mu.Unlock()
 	if e.opts.OnUsage != nil {
 		j.mu.Lock()
-		rec := UsageRecord{Adapter: j.req.Adapter, Usage: j.usage, FinishReason: j.reason}
+		rec := UsageRecord{ID: j.id, Adapter: j.req.Adapter, Usage: j.usage, FinishReason: j.reason,
+			Err: j.err, ComputeTime: j.compute}
+		started := j.started
 		j.mu.Unlock()
-		e.opts.OnUsage(ctx, rec)
+		if rec.FinishReason == "" && rec.Err == nil {
+			rec.Err = context.Cause(j.ctx)
+		}
+		if started {
+			e.opts.OnUsage(ctx, rec)
+		}
 	}
 }
 

@@ -359,11 +359,15 @@ func TestEngineConcurrentWithCancellations(t *testing.T) {
 	f := newFakeRunner(8)
 	o := (&Options{MaxBatch: 8, QueueSize: 64}).withDefaults()
 	var usageMu sync.Mutex
-	usageCalls := 0
+	usage := map[string]UsageRecord{}
+	results := map[string]*Result{}
 	o.OnUsage = func(ctx context.Context, rec UsageRecord) {
 		usageMu.Lock()
-		usageCalls++
-		usageMu.Unlock()
+		defer usageMu.Unlock()
+		if _, dup := usage[rec.ID]; dup {
+			t.Errorf("usage of %s reported twice", rec.ID)
+		}
+		usage[rec.ID] = rec
 	}
 	e := newEngine(f, fakeCodec{}, engineSpec{vocab: fakeVocab, maxContext: 64, eos: []int{63}}, o, nil)
 	const n = 50
@@ -387,11 +391,16 @@ func TestEngineConcurrentWithCancellations(t *testing.T) {
 				}()
 			}
 			seed := int64(i)
-			req := &Request{PromptIDs: prompt, MaxTokens: maxTok, IgnoreEOS: true}
+			req := &Request{ID: fmt.Sprint("req-", i), PromptIDs: prompt, MaxTokens: maxTok, IgnoreEOS: true}
 			if i%2 == 1 {
 				req.Sampling = Sampling{Temperature: 0.8, TopK: 5, Seed: &seed}
 			}
 			res, err := e.Generate(ctx, req)
+			if err == nil {
+				usageMu.Lock()
+				results[req.ID] = res
+				usageMu.Unlock()
+			}
 			if err != nil {
 				if cancelIt && errors.Is(err, context.Canceled) {
 					return
@@ -426,7 +435,19 @@ func TestEngineConcurrentWithCancellations(t *testing.T) {
 	require.Eventually(t, func() bool { return e.running.Load() == 0 }, 5*time.Second, time.Millisecond)
 	require.NoError(t, e.Close())
 	usageMu.Lock()
-	require.Equal(t, n, usageCalls)
+	for id, res := range results {
+		require.Contains(t, usage, id)
+		require.NoError(t, usage[id].Err)
+		require.Equal(t, res.Usage, usage[id].Usage)
+		require.Equal(t, res.FinishReason, usage[id].FinishReason)
+	}
+	for id, rec := range usage {
+		if _, ok := results[id]; !ok {
+			// Cancelled: either before the end, or just as the last token arrived.
+			require.True(t, errors.Is(rec.Err, context.Canceled) || rec.FinishReason != "", "%s: %+v", id, rec)
+		}
+	}
+	require.GreaterOrEqual(t, len(results), n-n/3-1)
 	usageMu.Unlock()
 	deadline := time.Now().Add(5 * time.Second)
 	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {

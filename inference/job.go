@@ -4,11 +4,13 @@ import (
 	"context"
 	"slices"
 	"sync"
+	"time"
 )
 
 // job is one request inside the engine. The scheduler goroutine owns every field above mu; the
 // fields below mu are shared with the caller's goroutine.
 type job struct {
+	id     string
 	ctx    context.Context
 	cancel context.CancelFunc
 	req    *Request
@@ -32,6 +34,8 @@ type job struct {
 	err      error
 	usage    Usage
 	reason   FinishReason
+	started  bool          // took part in a model step
+	compute  time.Duration // wall time of those steps
 	notify   chan struct{}
 }
 

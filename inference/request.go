@@ -22,6 +22,8 @@ var (
 // Request is one generation request. Prompt or PromptIDs is required; every other field is
 // optional and its zero value means the documented default.
 type Request struct {
+	// ID identifies the request in usage records; empty means the engine draws one.
+	ID string
 	// Prompt is the text to continue. It is encoded with the tokenizer's special tokens (for
 	// example a leading BOS), as transformers' tokenizer(text) does.
 	Prompt string

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime/debug"
 	"slices"
+	"time"
 )
 
 // loop is the scheduler: the only goroutine that touches the runner. Between steps it drops
@@ -108,7 +109,15 @@ func (e *Engine) loop() {
 			rows = append(rows, r)
 			jobs = append(jobs, j)
 		}
+		t0 := time.Now()
 		logits, err := e.safeStep(rows)
+		took := time.Since(t0)
+		for _, j := range jobs {
+			j.mu.Lock()
+			j.started = true
+			j.compute += took
+			j.mu.Unlock()
+		}
 		if err == nil && len(logits) != len(rows) {
 			err = fmt.Errorf("%w: got logits for %d rows, want %d", errStep, len(logits), len(rows))
 		}
