@@ -3,6 +3,7 @@ package graphx
 import (
 	"fmt"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -107,14 +108,31 @@ func DotGeneralVJP(node *graph.Node, vjpOutputs []*graph.Node, outputShape shape
 	vLhsCross := iotaFrom(nBatch, len(lhsCross))
 	vRhsCross := iotaFrom(nBatch+len(lhsCross), len(rhsCross))
 
-	// grad wrt lhs: [batch..., lhsCross..., rhsContracting (paired with lhsContracting)...]
+	// grad wrt lhs: DotGeneral(v, rhs) gives [batch..., lhsCross..., rhs's contracting axes in
+	// increasing rhs order], each the partner of an lhs contracting axis.
 	dLhs := graph.DotGeneral(v, vRhsCross, vBatch, rhs, rhsCross, ax.rhsBatch)
-	dLhs = transposeBack(dLhs, lhs.Rank(), ax.lhsBatch, lhsCross, ax.lhsContracting)
+	dLhs = transposeBack(dLhs, lhs.Rank(), ax.lhsBatch, lhsCross, partnersInOrder(ax.rhsContracting, ax.lhsContracting))
 
-	// grad wrt rhs: DotGeneral(v, lhs) gives [batch..., rhsCross..., lhsContracting...]
+	// grad wrt rhs: DotGeneral(v, lhs) gives [batch..., rhsCross..., lhs's contracting axes in
+	// increasing lhs order].
 	dRhs := graph.DotGeneral(v, vLhsCross, vBatch, lhs, lhsCross, ax.lhsBatch)
-	dRhs = transposeBack(dRhs, rhs.Rank(), ax.rhsBatch, rhsCross, ax.rhsContracting)
+	dRhs = transposeBack(dRhs, rhs.Rank(), ax.rhsBatch, rhsCross, partnersInOrder(ax.lhsContracting, ax.rhsContracting))
 	return []*graph.Node{dLhs, dRhs}
+}
+
+// partnersInOrder returns, for the axes of `by` sorted increasingly, their partners in `of`
+// (by[i] pairs with of[i]): the order in which DotGeneral emits the other operand's leftover axes.
+func partnersInOrder(by, of []int) []int {
+	idx := make([]int, len(by))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.Slice(idx, func(a, b int) bool { return by[idx[a]] < by[idx[b]] })
+	out := make([]int, len(idx))
+	for i, j := range idx {
+		out[i] = of[j]
+	}
+	return out
 }
 
 func iotaFrom(start, n int) []int {

@@ -62,6 +62,7 @@ func TestDotGeneralVJPMatchesGoMLX(t *testing.T) {
 		{"probs times values", []int{2, 2, 3, 2, 6}, []int{2, 2, 6, 4}, []int{4}, []int{0, 1}, []int{2}, []int{0, 1}},
 		{"two contracting axes", []int{3, 4, 2}, []int{3, 5, 2}, []int{0, 2}, nil, []int{0, 2}, nil},
 		{"batch not leading", []int{3, 2, 4}, []int{4, 2, 5}, []int{2}, []int{1}, []int{0}, []int{1}},
+		{"batch axes listed out of order", []int{2, 3, 4}, []int{4, 2, 3, 5}, []int{1}, []int{2, 0}, []int{2}, []int{0, 1}},
 		{"no cross axes", []int{2, 3}, []int{2, 3}, []int{1}, []int{0}, []int{1}, []int{0}},
 	}
 	for i, tc := range tests {
@@ -110,4 +111,35 @@ func TestDotGeneralVJPBuildsNoBroadcastProduct(t *testing.T) {
 			require.Equal(t, tc.wantBig, biggest >= T*in*out, "largest node has %d elements", biggest)
 		})
 	}
+}
+
+// TestDotGeneralVJPUnorderedContraction covers contracting axes listed out of order, where GoMLX
+// v0.26.0's own rule builds a wrongly shaped gradient: the result must equal the gradient of the
+// same product written with the rhs transposed so that the axes are in order.
+func TestDotGeneralVJPUnorderedContraction(t *testing.T) {
+	backend := newTestBackend(t)
+	rng := rand.New(rand.NewPCG(42, 1))
+	lhs, rhs := randTensor(rng, 3, 4, 2), randTensor(rng, 2, 5, 3)
+	w := randTensor(rng, 4, 5)
+	run := func(fn func(l, r *graph.Node) *graph.Node) (dl, dr []float32) {
+		exec, err := graph.NewExec(backend, func(l, r *graph.Node) []*graph.Node {
+			loss := graph.ReduceAllSum(graph.Mul(fn(l, r), graph.ConstTensor(l.Graph(), w)))
+			return graph.Gradient(loss, l, r)
+		})
+		require.NoError(t, err)
+		defer exec.Finalize()
+		outs, err := exec.Exec(lhs, rhs)
+		require.NoError(t, err)
+		return tensors.MustCopyFlatData[float32](outs[0]), tensors.MustCopyFlatData[float32](outs[1])
+	}
+	// lhs axes (2, 0) contract with rhs axes (0, 2).
+	gotL, gotR := run(func(l, r *graph.Node) *graph.Node {
+		return graph.DotGeneral(l, []int{2, 0}, nil, r, []int{0, 2}, nil)
+	})
+	wantL, wantR := run(func(l, r *graph.Node) *graph.Node {
+		rt := graph.TransposeAllAxes(r, 2, 1, 0) // [3, 5, 2]: axes now pair with lhs (0, 2)
+		return graph.DotGeneral(l, []int{0, 2}, nil, rt, []int{0, 2}, nil)
+	})
+	require.InDeltaSlice(t, wantL, gotL, 1e-4)
+	require.InDeltaSlice(t, wantR, gotR, 1e-4)
 }
