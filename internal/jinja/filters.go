@@ -46,7 +46,7 @@ func init() {
 		"last":        filterLast,
 		"length":      filterLength,
 		"list":        filterList,
-		"lower":       func(r *renderer, v any, a []any, kw *Dict) (any, error) { return strings.ToLower(r.str(v)), nil },
+		"lower":       func(r *renderer, v any, a []any, kw *Dict) (any, error) { return pyLower(r.str(v)), nil },
 		"map":         filterMap,
 		"max":         func(r *renderer, v any, a []any, kw *Dict) (any, error) { return filterMinMax(r, v, a, kw, 1) },
 		"min":         func(r *renderer, v any, a []any, kw *Dict) (any, error) { return filterMinMax(r, v, a, kw, -1) },
@@ -75,7 +75,7 @@ func init() {
 		"trim":       filterTrim,
 		"truncate":   filterTruncate,
 		"unique":     filterUnique,
-		"upper":      func(r *renderer, v any, a []any, kw *Dict) (any, error) { return strings.ToUpper(r.str(v)), nil },
+		"upper":      func(r *renderer, v any, a []any, kw *Dict) (any, error) { return pyUpper(r.str(v)), nil },
 		"urlencode":  filterURLEncode,
 		"wordcount": func(r *renderer, v any, a []any, kw *Dict) (any, error) {
 			return int64(len(wordRe.FindAllString(r.str(v), -1))), nil
@@ -109,7 +109,7 @@ func init() {
 		"<=":          cmpTest("<="),
 		"lower": func(r *renderer, v any, a []any, kw *Dict) (bool, error) {
 			s := r.str(v)
-			return s == strings.ToLower(s), nil
+			return hasCased(s) && all(s, func(c rune) bool { return !unicode.IsUpper(c) && !unicode.IsTitle(c) }), nil
 		},
 		"lt":       cmpTest("<"),
 		"lessthan": cmpTest("<"),
@@ -131,7 +131,7 @@ func init() {
 		"undefined": func(r *renderer, v any, a []any, kw *Dict) (bool, error) { _, ok := v.(Undefined); return ok, nil },
 		"upper": func(r *renderer, v any, a []any, kw *Dict) (bool, error) {
 			s := r.str(v)
-			return s == strings.ToUpper(s), nil
+			return hasCased(s) && all(s, func(c rune) bool { return !unicode.IsLower(c) && !unicode.IsTitle(c) }), nil
 		},
 	}
 	globals = map[string]any{
@@ -477,7 +477,7 @@ func filterDictsort(r *renderer, v any, a []any, kw *Dict) (any, error) {
 
 func foldCase(v any) any {
 	if s, ok := v.(string); ok {
-		return strings.ToLower(s)
+		return pyLower(s)
 	}
 	return v
 }
@@ -1456,7 +1456,7 @@ func pyCapitalize(s string) string {
 		return s
 	}
 	r, n := utf8.DecodeRuneInString(s)
-	return string(unicode.ToTitle(r)) + strings.ToLower(s[n:])
+	return string(unicode.ToTitle(r)) + pyLower(s[n:])
 }
 
 // jinjaTitle is Jinja2's title filter: each word (split on whitespace, -, (, {, [, <) gets its

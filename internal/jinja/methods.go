@@ -2,6 +2,9 @@ package jinja
 
 import (
 	"fmt"
+
+	"golang.org/x/text/cases"
+	"golang.org/x/text/language"
 	"strconv"
 	"strings"
 	"unicode"
@@ -201,9 +204,11 @@ func (r *renderer) stringMethod(s, name string, args []any, kw *Dict) (any, erro
 		}
 		return false, nil
 	case "upper":
-		return strings.ToUpper(s), nil
-	case "lower", "casefold":
-		return strings.ToLower(s), nil
+		return pyUpper(s), nil
+	case "lower":
+		return pyLower(s), nil
+	case "casefold":
+		return cases.Fold().String(s), nil
 	case "title":
 		return pyTitle(s), nil
 	case "capitalize":
@@ -375,6 +380,12 @@ func (r *renderer) stringMethod(s, name string, args []any, kw *Dict) (any, erro
 	}
 	return nil, fmt.Errorf("'str' object has no method '%s'", name)
 }
+
+// pyUpper and pyLower are Python's str.upper and str.lower: full Unicode case mappings
+// ("ß" upper-cases to "SS").
+func pyUpper(s string) string { return cases.Upper(language.Und).String(s) }
+
+func pyLower(s string) string { return cases.Lower(language.Und).String(s) }
 
 func all(s string, f func(rune) bool) bool {
 	for _, r := range s {
