@@ -25,7 +25,8 @@
 //		Cache:     cache,     // optional: per-layer K/V [B, KVHeads, S, HeadDim] + Slots [B, T]
 //		LoRA:      lora,      // optional: func(layer, module, x) delta
 //	})
-//	logits := spec.LMHead(w, out.Hidden) // or LMHead of a gather of the last positions
+//	logits := spec.LMHead(w, out.Hidden) // [B, T, vocab]
+//	last := spec.LMHead(w, model.SelectPositions(out.Hidden, lastIndex)) // [B, vocab]
 //
 // Causality, padding (left or right) and packed sequences (block-diagonal masks with per-sample
 // positions) are all expressed by the caller's Mask and Positions; sliding-window layers add

@@ -265,3 +265,15 @@ func writeCache(cache, fresh, slots *graph.Node) *graph.Node {
 	keep := graph.OneMinus(graph.Reshape(hit, dims[0], 1, S, 1))
 	return graph.Add(graph.Mul(cache, keep), written)
 }
+
+// SelectPositions returns hidden[b, index[b]] for hidden [B, T, H] and index [B] int32: the
+// rows whose logits a decoder step needs (the last real token of each row), so that [Spec.LMHead]
+// runs on [B, H] instead of [B, T, H].
+func SelectPositions(hidden, index *graph.Node) *graph.Node {
+	dims := hidden.Shape().Dimensions
+	B, T, H := dims[0], dims[1], dims[2]
+	g := hidden.Graph()
+	flat := graph.Add(graph.Mul(graph.Iota(g, shapes.Make(dtypes.Int32, B), 0), graph.Scalar(g, dtypes.Int32, T)),
+		graph.ConvertDType(index, dtypes.Int32))
+	return graph.Gather(graph.Reshape(hidden, B*T, H), graph.ExpandAxes(flat, -1))
+}

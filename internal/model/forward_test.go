@@ -220,3 +220,47 @@ func TestForwardShapeErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestSelectPositions picks each row's last real token before the LM head and compares with the
+// reference logits at those positions.
+func TestSelectPositions(t *testing.T) {
+	dir := filepath.Join(modelsDir, "qwen3")
+	m := loadModel(t, "qwen3")
+	s := m.Spec
+	want := readExpected(t, dir, "logits.json")
+	T := len(want.IDs)
+	index := []int32{int32(T - 1), 4}
+	var ids, pos []int32
+	var mask []bool
+	for range index {
+		ids = append(ids, want.IDs...)
+		pos = append(pos, seq(0, T)...)
+		for q := range T {
+			for k := range T {
+				mask = append(mask, k <= q)
+			}
+		}
+	}
+	args := []any{
+		tensors.FromFlatDataAndDimensions(ids, 2, T),
+		tensors.FromFlatDataAndDimensions(pos, 2, T),
+		tensors.FromFlatDataAndDimensions(mask, 2, T, T),
+		tensors.FromFlatDataAndDimensions(index, 2),
+	}
+	for _, w := range m.weights {
+		args = append(args, w)
+	}
+	exec, err := graph.NewExec(m.backend, func(in []*graph.Node) *graph.Node {
+		w := s.WeightsFromNodes(in[4:])
+		out := s.Forward(w, Inputs{IDs: in[0], Positions: in[1], Mask: in[2]})
+		return s.LMHead(w, SelectPositions(out.Hidden, in[3]))
+	})
+	require.NoError(t, err)
+	defer exec.Finalize()
+	outs, err := exec.Exec(args...)
+	require.NoError(t, err)
+	require.Equal(t, []int{2, s.VocabSize}, outs[0].Shape().Dimensions)
+	flat := tensors.MustCopyFlatData[float32](outs[0])
+	got := [][]float32{flat[:s.VocabSize], flat[s.VocabSize:]}
+	require.Less(t, maxAbsDiff(t, [][]float32{want.Logits[T-1], want.Logits[4]}, got), 1e-4)
+}
