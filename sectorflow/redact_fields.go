@@ -1,15 +1,61 @@
 package sectorflow
 
 import (
-	"regexp"
+	"slices"
 	"strings"
 )
 
 // fieldKeywords gate findFields: a field name worth a look contains one of them.
 var fieldKeywords = []string{"pass", "secret", "token", "key", "credential"}
 
-// fieldKeyRE finds candidate field names; classifyKey decides whether one names a secret.
-var fieldKeyRE = regexp.MustCompile(`(?i)[a-z0-9_.\-]*(?:pass|secret|token|key|credential)[a-z0-9_.\-]*`)
+// keyNorm strips the separators of a field name.
+var keyNorm = strings.NewReplacer("_", "", "-", "", ".", "")
+
+// isKeyByte reports whether c can be part of a field name.
+func isKeyByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.'
+}
+
+// lowerASCII lower-cases ASCII letters only, so that byte offsets stay those of s.
+func lowerASCII(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= 'A' && c <= 'Z' {
+			b := []byte(s)
+			for j := i; j < len(b); j++ {
+				if b[j] >= 'A' && b[j] <= 'Z' {
+					b[j] += 'a' - 'A'
+				}
+			}
+			return string(b)
+		}
+	}
+	return s
+}
+
+// fieldKeys returns the [start, end) ranges of the field names in s that contain a field
+// keyword, in order. lower is lowerASCII(s).
+func fieldKeys(s, lower string) [][2]int {
+	var keys [][2]int
+	for _, kw := range fieldKeywords {
+		for off := 0; off < len(s); {
+			i := strings.Index(lower[off:], kw)
+			if i < 0 {
+				break
+			}
+			start, end := off+i, off+i+len(kw)
+			for start > 0 && isKeyByte(s[start-1]) {
+				start--
+			}
+			for end < len(s) && isKeyByte(s[end]) {
+				end++
+			}
+			keys = append(keys, [2]int{start, end})
+			off = end
+		}
+	}
+	slices.SortFunc(keys, func(a, b [2]int) int { return a[0] - b[0] })
+	return slices.Compact(keys)
+}
 
 // fieldStrength says how sure a field name is to hold a secret.
 type fieldStrength int
@@ -78,7 +124,7 @@ func classifyKey(key string) (string, fieldStrength) {
 	if len(k) > 64 {
 		return "", notSecret
 	}
-	norm := strings.NewReplacer("_", "", "-", "", ".", "").Replace(k)
+	norm := keyNorm.Replace(k)
 	switch {
 	case strings.HasSuffix(norm, "password"), strings.HasSuffix(norm, "passwd"),
 		strings.HasSuffix(norm, "passphrase"):
@@ -108,8 +154,8 @@ func classifyKey(key string) (string, fieldStrength) {
 // findFields appends the spans of values of secret-named fields: key=value, key: value (YAML),
 // "key": "value" (JSON, also JSON escaped inside a string), 'key': 'value', key => value and
 // --key value.
-func findFields(s string, spans []span) []span {
-	for _, m := range fieldKeyRE.FindAllStringIndex(s, -1) {
+func findFields(s, lower string, spans []span) []span {
+	for _, m := range fieldKeys(s, lower) {
 		key := s[m[0]:m[1]]
 		if strings.HasSuffix(s[:m[0]], "://") {
 			continue // the user of a URL (https://token:secret@host): the URL rule's business

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -61,10 +62,12 @@ type rule struct {
 	group int
 	// valid, when set, rejects a candidate (the replaced part) that only looks like a secret.
 	valid func(string) bool
+	// multiline rules match across lines and run on the whole text.
+	multiline bool
 }
 
 var rules = []rule{
-	{kind: kindPrivateKey, keywords: []string{"private key"},
+	{kind: kindPrivateKey, keywords: []string{"private key"}, multiline: true,
 		re: regexp.MustCompile(`-----BEGIN[ A-Z0-9]*PRIVATE KEY[ A-Z0-9]*-----(?s:.*?)(?:-----END[ A-Z0-9]*PRIVATE KEY[ A-Z0-9]*-----|\z)`)},
 	{kind: kindAWSKeyID, keywords: []string{"akia", "asia", "abia", "acca", "a3t"},
 		re: regexp.MustCompile(`\b(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}\b`)},
@@ -114,35 +117,62 @@ var rules = []rule{
 		re: regexp.MustCompile(`\b[A-Za-z][A-Za-z0-9+.\-]{1,30}://[^\s:/?#@"'<>\[\]]*:([^\s/?#"'<>]+)@`), group: 1},
 }
 
-// findPatterns appends the spans of the built-in patterns found in s.
+// findPatterns appends the spans of the built-in patterns found in s. Each rule runs only on
+// the lines that hold one of its keywords (the private-key rule, which spans lines, on the whole
+// text), so long logs cost little more than the keyword search.
 func findPatterns(s string, spans []span) []span {
-	lower := strings.ToLower(s)
+	lower := lowerASCII(s)
+	var lines [][2]int
 	for _, r := range rules {
-		hit := false
-		for _, k := range r.keywords {
-			if strings.Contains(lower, k) {
-				hit = true
-				break
+		lines = keywordLines(s, lower, r.keywords, r.multiline, lines[:0])
+		for _, ln := range lines {
+			for _, m := range r.re.FindAllStringSubmatchIndex(s[ln[0]:ln[1]], -1) {
+				start, end := m[2*r.group], m[2*r.group+1]
+				if start < 0 || start == end {
+					continue
+				}
+				start, end = start+ln[0], end+ln[0]
+				if r.valid != nil && !r.valid(s[start:end]) {
+					continue
+				}
+				spans = append(spans, span{start: start, end: end, kind: r.kind, prio: kindPrio[r.kind]})
 			}
-		}
-		if !hit {
-			continue
-		}
-		for _, m := range r.re.FindAllStringSubmatchIndex(s, -1) {
-			start, end := m[2*r.group], m[2*r.group+1]
-			if start < 0 || start == end {
-				continue
-			}
-			if r.valid != nil && !r.valid(s[start:end]) {
-				continue
-			}
-			spans = append(spans, span{start: start, end: end, kind: r.kind, prio: kindPrio[r.kind]})
 		}
 	}
 	if containsAny(lower, fieldKeywords) {
-		spans = findFields(s, spans)
+		spans = findFields(s, lower, spans)
 	}
 	return spans
+}
+
+// keywordLines appends to out the [start, end) ranges of the lines of s that contain one of
+// keywords (searched in lower), in order and without repeats; with whole, the whole of s when
+// any keyword is present.
+func keywordLines(s, lower string, keywords []string, whole bool, out [][2]int) [][2]int {
+	for _, k := range keywords {
+		for off := 0; off < len(s); {
+			i := strings.Index(lower[off:], k)
+			if i < 0 {
+				break
+			}
+			if whole {
+				return append(out[:0], [2]int{0, len(s)})
+			}
+			i += off
+			start := strings.LastIndexByte(s[:i], '\n') + 1
+			end := len(s)
+			if j := strings.IndexByte(s[i:], '\n'); j >= 0 {
+				end = i + j
+			}
+			out = append(out, [2]int{start, end})
+			off = end
+		}
+	}
+	if len(out) > 1 {
+		slices.SortFunc(out, func(a, b [2]int) int { return a[0] - b[0] })
+		out = slices.Compact(out)
+	}
+	return out
 }
 
 func containsAny(s string, subs []string) bool {
