@@ -1,6 +1,7 @@
 package tuning
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -167,9 +168,12 @@ func writeTrainingInfo(dir string, c *codec, o Options, res *Result) error {
 		info["validation"] = res.Validation
 		info["eval_loss"] = nanToZero(res.EvalLoss)
 	}
-	data, err := json.MarshalIndent(info, "", "  ")
-	if err != nil {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // chat templates are full of <|...|>
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(info); err != nil {
 		return fmt.Errorf("write %s: %w", TrainingInfoFile, err)
 	}
-	return writeFileAtomic(filepath.Join(dir, TrainingInfoFile), append(data, '\n'))
+	return writeFileAtomic(filepath.Join(dir, TrainingInfoFile), buf.Bytes())
 }
