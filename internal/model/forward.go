@@ -63,6 +63,9 @@ type Outputs struct {
 // use. Nothing on the differentiable path uses Slice, Pad or DynamicSlice (RoPE's rotate_half is
 // a constant signed permutation matmul), so gradients work on the pure-Go backend.
 func (s *Spec) Forward(w *WeightNodes, in Inputs) Outputs {
+	if in.IDs == nil || in.IDs.Rank() != 2 {
+		panic(fmt.Errorf("ids: want int32[B T], have %v", in.IDs))
+	}
 	g := in.IDs.Graph()
 	B, T := in.IDs.Shape().Dimensions[0], in.IDs.Shape().Dimensions[1]
 	checkDims("ids", in.IDs, dtypes.Int32, B, T)
@@ -72,7 +75,14 @@ func (s *Spec) Forward(w *WeightNodes, in Inputs) Outputs {
 		if len(in.Cache.K) != s.Layers || len(in.Cache.V) != s.Layers {
 			panic(fmt.Errorf("kv cache: have %d K and %d V tensors, want one per layer (%d)", len(in.Cache.K), len(in.Cache.V), s.Layers))
 		}
+		if in.Cache.K[0] == nil || in.Cache.K[0].Rank() != 4 {
+			panic(fmt.Errorf("kv cache: layer 0 K is %v, want float32[B KVHeads S HeadDim]", in.Cache.K[0]))
+		}
 		S = in.Cache.K[0].Shape().Dimensions[2]
+		for i := range s.Layers {
+			checkDims(fmt.Sprintf("layer %d cache K", i), in.Cache.K[i], in.Cache.K[0].DType(), B, s.KVHeads, S, s.HeadDim)
+			checkDims(fmt.Sprintf("layer %d cache V", i), in.Cache.V[i], in.Cache.K[0].DType(), B, s.KVHeads, S, s.HeadDim)
+		}
 		checkDims("cache slots", in.Cache.Slots, dtypes.Int32, B, T)
 	}
 	checkDims("mask", in.Mask, dtypes.Bool, B, T, S)
@@ -83,19 +93,21 @@ func (s *Spec) Forward(w *WeightNodes, in Inputs) Outputs {
 
 	// Sliding layers hide keys at positions <= query position - window, on top of the mask.
 	var keyPos *graph.Node
-	switch {
-	case in.Cache == nil:
-		keyPos = in.Positions
-	case in.Cache.KeyPositions != nil:
-		keyPos = in.Cache.KeyPositions
-		checkDims("cache key positions", keyPos, dtypes.Int32, B, S)
-	default:
-		keyPos = graph.Iota(g, shapes.Make(dtypes.Int32, B, S), 1)
-	}
 	masks := map[int]*graph.Node{0: in.Mask}
 	layerMask := func(window int) *graph.Node {
 		if m, ok := masks[window]; ok {
 			return m
+		}
+		if keyPos == nil {
+			switch {
+			case in.Cache == nil:
+				keyPos = in.Positions
+			case in.Cache.KeyPositions != nil:
+				keyPos = in.Cache.KeyPositions
+				checkDims("cache key positions", keyPos, dtypes.Int32, B, S)
+			default:
+				keyPos = graph.Iota(g, shapes.Make(dtypes.Int32, B, S), 1)
+			}
 		}
 		lim := graph.Sub(in.Positions, graph.Scalar(g, dtypes.Int32, window))
 		m := graph.LogicalAnd(in.Mask, graph.GreaterThan(graph.ExpandAxes(keyPos, 1), graph.ExpandAxes(lim, -1)))
