@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/sectorflow/sdk/internal/model"
+	"github.com/sectorflow/sdk/tokenize"
 )
 
 // Options configures an Engine. A nil *Options, or a zero field, means the documented default.
@@ -89,7 +90,8 @@ type Engine struct {
 	vocab    int
 	adapters *adapterRegistry
 	closeRun func() error
-	model    *model.Model // nil for engines over a test runner
+	model    *model.Model        // nil for engines over a test runner
+	tok      *tokenize.Tokenizer // nil without tokenizer.json
 
 	running atomic.Int32 // requests holding a slot
 

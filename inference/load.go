@@ -45,13 +45,14 @@ func Load(ctx context.Context, dir string, opts *Options) (eng *Engine, err erro
 	}
 	eos := slices.Clone(cfg.EOSTokenIDs)
 	var codec textCodec
+	var tk *tokenize.Tokenizer
 	if _, statErr := os.Stat(filepath.Join(dir, "tokenizer.json")); statErr == nil {
 		tok, err := tokenize.Load(dir)
 		if err != nil {
 			_ = m.Close()
 			return nil, fmt.Errorf("load %s: %w", dir, err)
 		}
-		codec = tokenizerCodec{tok}
+		codec, tk = tokenizerCodec{tok}, tok
 		for _, id := range tok.EOSTokenIDs() {
 			if !slices.Contains(eos, id) {
 				eos = append(eos, id)
@@ -61,7 +62,9 @@ func Load(ctx context.Context, dir string, opts *Options) (eng *Engine, err erro
 		_ = m.Close()
 		return nil, fmt.Errorf("load %s: %w", dir, statErr)
 	}
-	return newModelEngine(m, codec, eos, o), nil
+	e := newModelEngine(m, codec, eos, o)
+	e.tok = tk
+	return e, nil
 }
 
 // newModelEngine starts an engine over a loaded model; o has its defaults.

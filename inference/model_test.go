@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sectorflow/sdk/internal/model"
+	"github.com/sectorflow/sdk/tokenize"
 )
 
 var fixtureModels = []string{"llama", "llama_bf16", "mistral", "qwen2", "qwen3"}
@@ -171,4 +172,23 @@ func TestLoadAdapterErrors(t *testing.T) {
 	res, err := e.Generate(t.Context(), &Request{Prompt: "hello", MaxTokens: 3, Adapter: "lora"})
 	require.NoError(t, err)
 	require.Len(t, res.TokenIDs, 3)
+}
+
+func TestChatPrompt(t *testing.T) {
+	e := loadFixture(t, "llama", &Options{MaxContext: 64})
+	// The llama fixture's template, rendered by hand: BOS, header, content, eot, then the
+	// assistant header. The special tokens are single ids (504, 509, 510, 508).
+	ids, err := e.ChatPrompt([]tokenize.Message{{Role: "user", Content: "Hi"}}, nil)
+	require.NoError(t, err)
+	want := []int{504, 509}
+	want = append(want, e.tok.Encode("user", false)...)
+	want = append(want, 510)
+	want = append(want, e.tok.Encode("\n\nHi", false)...)
+	want = append(want, 508, 509)
+	want = append(want, e.tok.Encode("assistant", false)...)
+	want = append(want, 510)
+	want = append(want, e.tok.Encode("\n\n", false)...)
+	require.Equal(t, want, ids)
+	_, err = e.ChatPrompt(nil, nil)
+	require.ErrorIs(t, err, ErrInvalidRequest)
 }
