@@ -69,7 +69,7 @@ func readJSONL[T any](t *testing.T, path string) []T {
 }
 
 // loadFixtureChatTemplate reads chat_template and the special tokens of a tokenizer_config.json.
-func loadFixtureChatTemplate(t *testing.T, path string) *ChatTemplate {
+func loadFixtureChatTemplate(t testing.TB, path string) *ChatTemplate {
 	t.Helper()
 	data, err := os.ReadFile(path)
 	require.NoError(t, err)
