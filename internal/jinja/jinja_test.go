@@ -239,3 +239,24 @@ func FuzzRender(f *testing.F) {
 		}
 	})
 }
+
+func TestHandComputed(t *testing.T) {
+	tests := []struct {
+		name, src, want string
+	}{
+		// transformers' {% generation %} only marks assistant text; it renders its body.
+		{"generation tag", "{% for m in ['a', 'b'] %}{% generation %}[{{ m }}]{% endgeneration %}{% endfor %}", "[a][b]"},
+		{"block renders in place", "{% block x %}B{% endblock x %}", "B"},
+		{"autoescape ignored", "{% autoescape false %}<{{ '<' }}>{% endautoescape %}", "<<>"},
+		{"keep one trailing newline off", "x\n", "x"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tmpl, err := Parse(tt.src, chatOpts)
+			require.NoError(t, err)
+			got, err := tmpl.Render(nil)
+			require.NoError(t, err)
+			require.Equal(t, tt.want, got)
+		})
+	}
+}

@@ -54,6 +54,12 @@ CASES = [
     ("raw_strip", "a  {%- raw -%}  {{x}}  {%- endraw -%}  b", {}),
     ("unicode_space_strip", "a\u3000{{- 'b' -}}\u3000c", {}),
     ("nested_block_indent", "{% for i in [1,2] %}\n    {% if i > 1 %}\n        {{ i }}\n    {% endif %}\n{% endfor %}\n", {}),
+    ("lstrip_after_var", "{{ 'x' }}  {% if true %}y{% endif %}|{% if true %}  {% endif %}|", {}),
+    ("lstrip_tabs_and_unicode", "a\n\t {% if true %}b{% endif %}\n\u3000{% if true %}c{% endif %}", {}),
+    ("trim_after_comment_and_raw", "{# c #}\nx{% raw %}\nr{% endraw %}\ny", {}),
+    ("minus_eats_newlines", "a\n\n  {{- 'b' }}\n\n{%- if true -%}\n\n c{%- endif %}", {}),
+    ("newline_in_tag", "{%\n  if true\n%}\nx{%\nendif\n-%}\n y", {}),
+    ("var_end_strip_then_block", "{{ 'a' -}}\n    {% if true %}\n b{% endif %}", {}),
     # printing values
     ("print_none", "{{ none }}|{{ None }}|{{ true }}|{{ false }}", {}),
     ("print_numbers", "{{ 1 }}|{{ 1.0 }}|{{ 1.5e300 }}|{{ 0.1 + 0.2 }}|{{ 1e16 }}|{{ 1e-5 }}|{{ 0.0001 }}|{{ -0.0 }}|{{ 10/4 }}|{{ 7//2 }}|{{ -7//2 }}|{{ -7 % 3 }}|{{ 2**10 }}|{{ 2**-1 }}", {}),
