@@ -1039,7 +1039,7 @@ func getAttr(obj any, name string) (any, error) {
 }
 
 func unsafeError(obj any, name string) error {
-	return fmt.Errorf("access to attribute '%s' of '%s' object is unsafe.", name, typeName(obj))
+	return pyErrorf("access to attribute '%s' of '%s' object is unsafe.", name, typeName(obj))
 }
 
 // getItem is Jinja2's environment.getitem: items first, then attributes.
@@ -1092,3 +1092,11 @@ func getItem(obj, key any) (any, error) {
 	}
 	return Undefined{name: repr(key), obj: obj, hasObj: true, isItem: true}, nil
 }
+
+// pyErrorf builds an error whose text is Python's or Jinja2's own message, verbatim (capital
+// letter and final period included), so that errors read as they do in transformers.
+func pyErrorf(format string, args ...any) error { return &pyError{fmt.Sprintf(format, args...)} }
+
+type pyError struct{ msg string }
+
+func (e *pyError) Error() string { return e.msg }

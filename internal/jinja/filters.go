@@ -327,7 +327,7 @@ func (r *renderer) applyFilterExpr(f *filterExpr, v any, sc *scope) (any, error)
 func (r *renderer) applyFilter(name string, v any, args []any, kw *Dict) (any, error) {
 	fn := filters[name]
 	if fn == nil {
-		return nil, fmt.Errorf("No filter named '%s' found.", name)
+		return nil, pyErrorf("No filter named '%s' found.", name)
 	}
 	out, err := fn(r, v, args, kw)
 	if err != nil {
@@ -344,7 +344,7 @@ func (r *renderer) applyFilter(name string, v any, args []any, kw *Dict) (any, e
 func (r *renderer) applyTest(name string, v any, args []any, kw *Dict) (bool, error) {
 	fn := tests[name]
 	if fn == nil {
-		return false, fmt.Errorf("No test named '%s' found.", name)
+		return false, pyErrorf("No test named '%s' found.", name)
 	}
 	return fn(r, v, args, kw)
 }
@@ -688,7 +688,7 @@ func filterItems(r *renderer, v any, a []any, kw *Dict) (any, error) {
 		}
 		return out, nil
 	}
-	return nil, fmt.Errorf("Can only get item pairs from a mapping.")
+	return nil, pyErrorf("Can only get item pairs from a mapping.")
 }
 
 func filterJoin(r *renderer, v any, a []any, kw *Dict) (any, error) {
@@ -796,7 +796,7 @@ func filterMap(r *renderer, v any, a []any, kw *Dict) (any, error) {
 		return nil, fmt.Errorf("map: want a filter name, found %s", typeName(a[0]))
 	}
 	if filters[name] == nil {
-		return nil, fmt.Errorf("No filter named '%s'.", name)
+		return nil, pyErrorf("No filter named '%s'.", name)
 	}
 	for _, it := range items {
 		x, err := r.applyFilter(name, it, a[1:], kw)
@@ -874,7 +874,7 @@ func filterSelect(r *renderer, v any, a []any, kw *Dict, want, byAttr bool) (any
 		}
 		testName, testArgs = s, a[1:]
 		if tests[testName] == nil {
-			return nil, fmt.Errorf("No test named '%s'.", testName)
+			return nil, pyErrorf("No test named '%s'.", testName)
 		}
 	}
 	out := []any{}

@@ -112,7 +112,7 @@ func (e *jsonEncoder) encode(v any, level int) error {
 		e.newline(level)
 		e.b.WriteByte('}')
 	default:
-		return fmt.Errorf("Object of type %s is not JSON serializable", typeName(v))
+		return pyErrorf("Object of type %s is not JSON serializable", typeName(v))
 	}
 	return nil
 }

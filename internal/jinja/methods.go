@@ -322,7 +322,7 @@ func (r *renderer) stringMethod(s, name string, args []any, kw *Dict) (any, erro
 		fill := " "
 		if f, has, _ := strArg(args, kw, 1, "fillchar"); has {
 			if utf8.RuneCountInString(f) != 1 {
-				return nil, fmt.Errorf("The fill character must be exactly one character long")
+				return nil, pyErrorf("The fill character must be exactly one character long")
 			}
 			fill = f
 		}
@@ -561,14 +561,14 @@ func strFormat(s string, args []any, kw *Dict) (string, error) {
 		switch {
 		case field == "":
 			if auto >= len(args) {
-				return "", fmt.Errorf("Replacement index %d out of range for positional args tuple", auto)
+				return "", pyErrorf("Replacement index %d out of range for positional args tuple", auto)
 			}
 			v = args[auto]
 			auto++
 		default:
 			if n, err := strconv.Atoi(field); err == nil {
 				if n >= len(args) {
-					return "", fmt.Errorf("Replacement index %d out of range for positional args tuple", n)
+					return "", pyErrorf("Replacement index %d out of range for positional args tuple", n)
 				}
 				v = args[n]
 			} else {
