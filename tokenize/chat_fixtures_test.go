@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -134,6 +135,70 @@ func TestChatTemplateAssistantSpansFixtures(t *testing.T) {
 					require.ErrorAs(t, err, &se, w.ID)
 					require.Equal(t, w.Index, se.MessageIndex, w.ID)
 					require.Equal(t, w.Failure, err.Error(), w.ID)
+					continue
+				}
+				require.NoError(t, err, w.ID)
+				require.Len(t, spans, len(w.Bytes), w.ID)
+				for i, s := range spans {
+					require.Equal(t, w.Indices[i], s.MessageIndex, w.ID)
+					require.Equal(t, w.Bytes[i], [2]int{s.Start, s.End}, w.ID)
+					require.Equal(t, w.Texts[i], rendered[s.Start:s.End], w.ID)
+				}
+			}
+		})
+	}
+}
+
+// TestChatTemplateSharedFixtures runs the same comparison on every template folder of
+// shared/fixtures/chat_templates beside the repository (templates added there later are picked
+// up too): tiny_<arch> takes models/<arch>/tokenizer_config.json, any other name
+// tokenizers/<name>/tokenizer_config.json. It skips when shared/ is absent;
+// SECTORFLOW_FIXTURES points it at another fixtures folder.
+func TestChatTemplateSharedFixtures(t *testing.T) {
+	root := filepath.Join("..", "..", "shared", "fixtures")
+	if d := os.Getenv("SECTORFLOW_FIXTURES"); d != "" {
+		root = d
+	}
+	dir := filepath.Join(root, "chat_templates")
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Skipf("shared fixtures not found at %s: %v", dir, err)
+	}
+	convs := readJSONL[chatConversation](t, filepath.Join(dir, "conversations.jsonl"))
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		name := e.Name()
+		cfg := filepath.Join(root, "tokenizers", name, "tokenizer_config.json")
+		if arch, ok := strings.CutPrefix(name, "tiny_"); ok {
+			cfg = filepath.Join(root, "models", arch, "tokenizer_config.json")
+		}
+		t.Run(name, func(t *testing.T) {
+			if _, err := os.Stat(cfg); err != nil {
+				t.Skipf("no template for %s: %v", name, err)
+			}
+			ct := loadFixtureChatTemplate(t, cfg)
+			for _, w := range readJSONL[chatExpected](t, filepath.Join(dir, name, "expected.jsonl")) {
+				c := convs[w.ConversationIndex]
+				got, err := ct.Render(c.Messages, c.options(w.AddGenerationPrompt))
+				if w.Error != nil {
+					require.Error(t, err, "%s gen=%v", w.ID, w.AddGenerationPrompt)
+					require.Equal(t, *w.Error, err.Error(), "%s gen=%v", w.ID, w.AddGenerationPrompt)
+					continue
+				}
+				require.NoError(t, err, "%s gen=%v", w.ID, w.AddGenerationPrompt)
+				require.Equal(t, *w.Rendered, got, "%s gen=%v", w.ID, w.AddGenerationPrompt)
+			}
+			spansPath := filepath.Join(dir, name, "spans.jsonl")
+			if _, err := os.Stat(spansPath); err != nil {
+				return
+			}
+			for _, w := range readJSONL[chatSpans](t, spansPath) {
+				c := convs[w.ConversationIndex]
+				rendered, spans, err := ct.AssistantSpans(c.Messages, c.options(false))
+				if !w.OK {
+					require.Error(t, err, w.ID)
 					continue
 				}
 				require.NoError(t, err, w.ID)
