@@ -379,6 +379,16 @@ func (c *ChatTemplate) Render(msgs []Message, opts *ChatOptions) (string, error)
 // as the template rewrites it, the end-of-turn marker and any separator after it).
 type Span struct{ MessageIndex, Start, End int }
 
+// Codepoints converts the span into code point (rune) offsets into rendered, for consumers
+// that index text by characters (Python strings).
+func (s Span) Codepoints(rendered string) (start, end int) {
+	if s.Start < 0 || s.End < s.Start || s.End > len(rendered) {
+		return -1, -1
+	}
+	start = utf8.RuneCountInString(rendered[:s.Start])
+	return start, start + utf8.RuneCountInString(rendered[s.Start:s.End])
+}
+
 // SpanError says why assistant spans cannot be computed for a conversation by prefix
 // differences: the first assistant message that fails and the check it fails.
 type SpanError struct {

@@ -47,6 +47,7 @@ type chatSpans struct {
 	OK                bool     `json:"ok"`
 	Indices           []int    `json:"assistant_message_indices"`
 	Bytes             [][2]int `json:"assistant_spans_utf8_bytes"`
+	Codepoints        [][2]int `json:"assistant_spans_codepoints"`
 	Texts             []string `json:"assistant_span_texts"`
 	Index             int      `json:"assistant_message_index"`
 	Failure           string   `json:"failure"`
@@ -143,6 +144,8 @@ func TestChatTemplateAssistantSpansFixtures(t *testing.T) {
 					require.Equal(t, w.Indices[i], s.MessageIndex, w.ID)
 					require.Equal(t, w.Bytes[i], [2]int{s.Start, s.End}, w.ID)
 					require.Equal(t, w.Texts[i], rendered[s.Start:s.End], w.ID)
+					cs, ce := s.Codepoints(rendered)
+					require.Equal(t, w.Codepoints[i], [2]int{cs, ce}, w.ID)
 				}
 			}
 		})
