@@ -32,7 +32,8 @@ var (
 // JobLogWriter is the io.Writer that job output (engine logs, progress lines, a subprocess's
 // stdout) goes through before it is stored or shown. It redacts whole lines: bytes are held until
 // a newline ("\n" or "\r") arrives, so a secret split across two Write calls is still found.
-// The lines of a multi-line PEM private key are held until its END line and censored together.
+// The lines of a multi-line PEM private key are held until its END line (or the first line that
+// cannot be part of a key) and censored together.
 // A line longer than 64 KiB is redacted and written in parts cut at whitespace.
 //
 // Close writes what is held (redacted) and must be called when the job ends; it does not close
@@ -107,6 +108,12 @@ func (j *JobLogWriter) processLine(line []byte) {
 			j.drop = false
 			j.emit(j.r.Redact(string(line[loc[1]:])))
 		}
+	case j.inBlock && !pemEndRE.Match(line) && !pemBodyLine(line):
+		// Not a key after all (or a truncated one): censor what was held, carry on normally.
+		j.inBlock = false
+		j.emit(j.r.Redact(string(j.block)))
+		j.block = j.block[:0]
+		j.processLine(line)
 	case j.inBlock:
 		j.block = append(j.block, line...)
 		if pemEndRE.Match(line) {
@@ -115,7 +122,7 @@ func (j *JobLogWriter) processLine(line []byte) {
 			j.block = j.block[:0]
 		} else if len(j.block) > maxPEMBlock {
 			j.inBlock, j.drop = false, true
-			j.emit(j.r.Redact(string(j.block)) + "\n")
+			j.emit(j.r.Redact(string(j.block)))
 			j.block = j.block[:0]
 		}
 	default:
@@ -157,6 +164,23 @@ func (j *JobLogWriter) Close() error {
 		j.block = nil
 	}
 	return j.err
+}
+
+// pemBodyLine reports whether line can be inside a PEM block: base64, an RFC 1421 header
+// ("Proc-Type: 4,ENCRYPTED", "DEK-Info: ..."), or blank.
+func pemBodyLine(line []byte) bool {
+	t := bytes.TrimSpace(line)
+	if bytes.HasPrefix(t, []byte("Proc-Type: ")) || bytes.HasPrefix(t, []byte("DEK-Info: ")) {
+		return true
+	}
+	for _, c := range t {
+		switch {
+		case c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '+', c == '/', c == '=':
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // NewJobLogger returns a logger for a job's structured log: JSON lines written to w, every

@@ -111,6 +111,8 @@ func TestJobLogWriterClose(t *testing.T) {
 		{"unterminated pem", "k:\n-----BEGIN PRIVATE KEY-----\nMIIEvQIBADAN\nBgkqhkiG9w0", "k:\n[REDACTED:private-key]"},
 		{"pem on one line", "x -----BEGIN EC PRIVATE KEY-----abc-----END EC PRIVATE KEY----- y\n", "x [REDACTED:private-key] y\n"},
 		{"empty", "", ""},
+		{"pem mentioned then text", "want -----BEGIN PRIVATE KEY-----\nline two, normal\nMIIEvQ\n", "want [REDACTED:private-key]\nline two, normal\nMIIEvQ\n"},
+		{"pem truncated then text", "-----BEGIN RSA PRIVATE KEY-----\nMIIEow\nAAKCAQ\nstep 3 loss=1.2\n", "[REDACTED:private-key]\nstep 3 loss=1.2\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -68,7 +68,7 @@ type rule struct {
 
 var rules = []rule{
 	{kind: kindPrivateKey, keywords: []string{"private key"}, multiline: true,
-		re: regexp.MustCompile(`-----BEGIN[ A-Z0-9]*PRIVATE KEY[ A-Z0-9]*-----(?s:.*?)(?:-----END[ A-Z0-9]*PRIVATE KEY[ A-Z0-9]*-----|\z)`)},
+		re: regexp.MustCompile(`-----BEGIN[ A-Z0-9]*PRIVATE KEY[ A-Z0-9]*-----(?:(?s:.*?)-----END[ A-Z0-9]*PRIVATE KEY[ A-Z0-9]*-----|(?:\r?\n(?:[ \t\r]*\n)?[ \t]*(?:(?:Proc-Type|DEK-Info): [^\r\n]*|[A-Za-z0-9+/=]+)[ \t\r]*(?m:$)|\\n(?:(?:Proc-Type|DEK-Info): [^\\"]*|[A-Za-z0-9+/=]+))*)`)},
 	{kind: kindAWSKeyID, keywords: []string{"akia", "asia", "abia", "acca", "a3t"},
 		re: regexp.MustCompile(`\b(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}\b`)},
 	{kind: kindAWSSecret, keywords: []string{"secret_access_key", "secretaccesskey", "secret-access-key", "aws_secret", "awssecret"},
