@@ -151,6 +151,20 @@ func BenchmarkEncodeBatch(b *testing.B) {
 	}
 }
 
+func BenchmarkLoadQwen3(b *testing.B) {
+	path := filepath.Join("testdata", "tokenizers", "qwen3", "tokenizer.json.gz")
+	data, err := readMaybeGzip(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := New(data, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 func BenchmarkDecodeQwen3(b *testing.B) {
 	tok := loadFixtureTokenizer(b, "qwen3")
 	prose, _ := loadCorpora(b)

@@ -18,7 +18,6 @@ type model interface {
 	tokenToID(tok string) (int, bool)
 	idToToken(id int) (string, bool)
 	size() int
-	forEachID(f func(id int))
 }
 
 type mergeVal struct{ rank, newID int32 }
@@ -57,11 +56,6 @@ func pairKey(a, b int32) uint64 { return uint64(uint32(a))<<32 | uint64(uint32(b
 func (m *bpe) tokenToID(tok string) (int, bool) { id, ok := m.vocab[tok]; return id, ok }
 func (m *bpe) idToToken(id int) (string, bool)  { s, ok := m.vocabR[id]; return s, ok }
 func (m *bpe) size() int                        { return len(m.vocab) }
-func (m *bpe) forEachID(f func(int)) {
-	for _, id := range m.vocab {
-		f(id)
-	}
-}
 
 // setRaw switches the model to raw-byte input.
 func (m *bpe) setRaw() {

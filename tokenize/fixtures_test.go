@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -40,10 +41,16 @@ func readFixtures(t testing.TB, path string) []fixtureRecord {
 
 var fixtureTokenizers = []string{"qwen3", "gpt2", "mistral"}
 
+var fixtureCache sync.Map // name -> *Tokenizer; tokenizers are safe for concurrent use
+
 func loadFixtureTokenizer(t testing.TB, name string) *Tokenizer {
 	t.Helper()
+	if tok, ok := fixtureCache.Load(name); ok {
+		return tok.(*Tokenizer)
+	}
 	tok, err := Load(filepath.Join("testdata", "tokenizers", name, "tokenizer.json.gz"))
 	require.NoError(t, err)
+	fixtureCache.Store(name, tok)
 	return tok
 }
 

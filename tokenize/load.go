@@ -248,12 +248,15 @@ func (t *Tokenizer) finish() {
 		}
 		return t.normalizer.normalize(ntext{s: a.Content}).s
 	})
-	ids := map[int]bool{}
-	t.model.forEachID(func(id int) { ids[id] = true })
+	// Distinct ids: the model's plus the added tokens outside it.
+	t.vocabSize = t.model.size()
+	extra := map[int]bool{}
 	for _, a := range t.added {
-		ids[a.ID] = true
+		if _, ok := t.model.idToToken(a.ID); !ok {
+			extra[a.ID] = true
+		}
 	}
-	t.vocabSize = len(ids)
+	t.vocabSize += len(extra)
 	t.byteFallback = hasByteFallback(t.dec)
 
 	// Raw-byte fast path: a BPE model fed by a final ByteLevel pre-tokenizer.
@@ -818,34 +821,40 @@ func parseBPE(o jobj) (model, error) {
 	if m.ignoreMerges, err = o.boolean("ignore_merges", false); err != nil {
 		return nil, err
 	}
-	var merges []json.RawMessage
+	// Merges are "left right" strings (older files) or [left, right] pairs.
+	var pairs [][2]string
 	if o.has("merges") {
-		if err := json.Unmarshal(o.m["merges"], &merges); err != nil {
-			return nil, fmtErr(o.sub("merges"), "expected a list", err)
-		}
-	}
-	m.merges = make(map[uint64]mergeVal, len(merges))
-	for i, raw := range merges {
-		p := fmt.Sprintf("%s[%d]", o.sub("merges"), i)
-		var a, b string
-		var s string
-		if err := json.Unmarshal(raw, &s); err == nil {
-			var ok bool
-			a, b, ok = strings.Cut(s, " ")
-			if !ok {
-				return nil, fmtErr(p, fmt.Sprintf("expected \"left right\", found %q", s), nil)
+		var strs []string
+		if err := json.Unmarshal(o.m["merges"], &strs); err == nil {
+			pairs = make([][2]string, len(strs))
+			for i, s := range strs {
+				a, b, ok := strings.Cut(s, " ")
+				if !ok {
+					return nil, fmtErr(fmt.Sprintf("%s[%d]", o.sub("merges"), i), fmt.Sprintf("expected \"left right\", found %q", s), nil)
+				}
+				pairs[i] = [2]string{a, b}
 			}
 		} else {
-			var pair []string
-			if err := json.Unmarshal(raw, &pair); err != nil || len(pair) != 2 {
-				return nil, fmtErr(p, "expected \"left right\" or [left, right], found "+abbrev(raw), nil)
+			var lists [][]string
+			if err := json.Unmarshal(o.m["merges"], &lists); err != nil {
+				return nil, fmtErr(o.sub("merges"), "expected a list of \"left right\" strings or of [left, right] pairs", err)
 			}
-			a, b = pair[0], pair[1]
+			pairs = make([][2]string, len(lists))
+			for i, l := range lists {
+				if len(l) != 2 {
+					return nil, fmtErr(fmt.Sprintf("%s[%d]", o.sub("merges"), i), fmt.Sprintf("expected [left, right], found %d items", len(l)), nil)
+				}
+				pairs[i] = [2]string{l[0], l[1]}
+			}
 		}
+	}
+	m.merges = make(map[uint64]mergeVal, len(pairs))
+	for i, pr := range pairs {
+		a, b := pr[0], pr[1]
 		ida, ok1 := m.vocab[a]
 		idb, ok2 := m.vocab[b]
 		if !ok1 || !ok2 {
-			return nil, fmtErr(p, fmt.Sprintf("merge %q + %q uses a token missing from the vocabulary", a, b), nil)
+			return nil, fmtErr(fmt.Sprintf("%s[%d]", o.sub("merges"), i), fmt.Sprintf("merge %q + %q uses a token missing from the vocabulary", a, b), nil)
 		}
 		right := b
 		if m.prefix != "" && strings.HasPrefix(right, m.prefix) {
@@ -853,7 +862,7 @@ func parseBPE(o jobj) (model, error) {
 		}
 		nid, ok := m.vocab[a+right]
 		if !ok {
-			return nil, fmtErr(p, fmt.Sprintf("merge result %q is missing from the vocabulary", a+right), nil)
+			return nil, fmtErr(fmt.Sprintf("%s[%d]", o.sub("merges"), i), fmt.Sprintf("merge result %q is missing from the vocabulary", a+right), nil)
 		}
 		m.merges[pairKey(int32(ida), int32(idb))] = mergeVal{rank: int32(i), newID: int32(nid)}
 	}

@@ -19,11 +19,6 @@ type wordPiece struct {
 func (m *wordPiece) tokenToID(tok string) (int, bool) { id, ok := m.vocab[tok]; return id, ok }
 func (m *wordPiece) idToToken(id int) (string, bool)  { s, ok := m.vocabR[id]; return s, ok }
 func (m *wordPiece) size() int                        { return len(m.vocab) }
-func (m *wordPiece) forEachID(f func(int)) {
-	for _, id := range m.vocab {
-		f(id)
-	}
-}
 
 func (m *wordPiece) unkToken(s string, dst []token) []token {
 	if id, ok := m.vocab[m.unk]; ok {
@@ -89,11 +84,6 @@ type wordLevel struct {
 func (m *wordLevel) tokenToID(tok string) (int, bool) { id, ok := m.vocab[tok]; return id, ok }
 func (m *wordLevel) idToToken(id int) (string, bool)  { s, ok := m.vocabR[id]; return s, ok }
 func (m *wordLevel) size() int                        { return len(m.vocab) }
-func (m *wordLevel) forEachID(f func(int)) {
-	for _, id := range m.vocab {
-		f(id)
-	}
-}
 
 func (m *wordLevel) tokenize(s string, dst []token) []token {
 	if id, ok := m.vocab[s]; ok {
@@ -138,11 +128,6 @@ func (m *unigram) idToToken(id int) (string, bool) {
 	return m.pieces[id], true
 }
 func (m *unigram) size() int { return len(m.pieces) }
-func (m *unigram) forEachID(f func(int)) {
-	for id := range m.pieces {
-		f(id)
-	}
-}
 
 type latticeNode struct {
 	id    int
