@@ -194,6 +194,43 @@ func buildTokenizer(data []byte) (*Tokenizer, error) {
 	return t, nil
 }
 
+// prepareByteDecoding precomputes the bytes each id decodes to under a lone ByteLevel decoder
+// (Rust: a token with a character outside the byte-level alphabet is taken as UTF-8).
+func (t *Tokenizer) prepareByteDecoding() {
+	maxID := -1
+	for _, a := range t.added {
+		maxID = max(maxID, a.ID)
+	}
+	for id := range t.model.size() * 2 {
+		if _, ok := t.model.idToToken(id); ok {
+			maxID = max(maxID, id)
+		}
+	}
+	if maxID > 4*t.model.size()+len(t.added)+1024 {
+		return // sparse ids: keep the general path
+	}
+	dec := make([]string, maxID+1)
+	present := false
+	var buf []byte
+	for id := range dec {
+		s, ok := t.tokenString(id)
+		if !ok {
+			continue
+		}
+		present = true
+		b, ok := byteLevelDecode(s, buf[:0])
+		if !ok {
+			dec[id] = s
+			continue
+		}
+		dec[id] = string(b)
+		buf = b
+	}
+	if present {
+		t.byteDecoded = dec
+	}
+}
+
 // hasByteFallback reports whether d contains a ByteFallback decoder.
 func hasByteFallback(d decoder) bool {
 	switch d := d.(type) {
@@ -258,6 +295,9 @@ func (t *Tokenizer) finish() {
 	}
 	t.vocabSize += len(extra)
 	t.byteFallback = hasByteFallback(t.dec)
+	if _, ok := t.dec.(byteLevelDecoder); ok {
+		t.prepareByteDecoding()
+	}
 
 	// Raw-byte fast path: a BPE model fed by a final ByteLevel pre-tokenizer.
 	if b, ok := t.model.(*bpe); ok && b.prefix == "" && b.suffix == "" {

@@ -31,6 +31,7 @@ type Tokenizer struct {
 	normAdded      *addedMatcher // added tokens matched on the normalized text
 	rawBytes       bool          // the model sees raw bytes (byte-level BPE fast path)
 	byteFallback   bool          // the decoder has a ByteFallback step
+	byteDecoded    []string      // when the decoder is ByteLevel alone: the bytes of each id
 	vocabSize      int
 
 	cfg config
@@ -277,6 +278,9 @@ func (t *Tokenizer) tokenString(id int) (string, bool) {
 // skipSpecialTokens, special added tokens are left out. Unknown ids are ignored.
 // transformers' optional clean-up step is not applied (see CleanUpTokenizationSpaces).
 func (t *Tokenizer) Decode(ids []int, skipSpecialTokens bool) string {
+	if t.byteDecoded != nil {
+		return t.decodeByteLevel(ids, skipSpecialTokens)
+	}
 	toks := make([]string, 0, len(ids))
 	for _, id := range ids {
 		s, ok := t.tokenString(id)
@@ -292,6 +296,32 @@ func (t *Tokenizer) Decode(ids []int, skipSpecialTokens bool) string {
 		return strings.Join(toks, " ")
 	}
 	return strings.Join(t.dec.decodeChain(toks), "")
+}
+
+// decodeByteLevel is Decode for a lone ByteLevel decoder, from precomputed bytes.
+func (t *Tokenizer) decodeByteLevel(ids []int, skip bool) string {
+	n := 0
+	for _, id := range ids {
+		if id >= 0 && id < len(t.byteDecoded) {
+			n += len(t.byteDecoded[id])
+		}
+	}
+	buf := make([]byte, 0, n)
+	for _, id := range ids {
+		if id < 0 || id >= len(t.byteDecoded) {
+			continue
+		}
+		if skip {
+			if a, ok := t.addedByID[id]; ok && a.Special {
+				continue
+			}
+		}
+		buf = append(buf, t.byteDecoded[id]...)
+	}
+	if utf8.Valid(buf) {
+		return string(buf)
+	}
+	return string(appendLossy(nil, buf))
 }
 
 // VocabSize returns the number of distinct token ids: the model's vocabulary plus the added
