@@ -6,7 +6,9 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -191,4 +193,66 @@ func TestChatPrompt(t *testing.T) {
 	require.Equal(t, want, ids)
 	_, err = e.ChatPrompt(nil, nil)
 	require.ErrorIs(t, err, ErrInvalidRequest)
+}
+
+// pacedRunner slows each step down so that a test can join requests mid-flight, and counts
+// steps that prefilled some rows while decoding others.
+type pacedRunner struct {
+	*modelRunner
+	mixed atomic.Int32
+}
+
+func (p *pacedRunner) step(rows []stepRow) ([][]float32, error) {
+	time.Sleep(2 * time.Millisecond)
+	var pre, dec bool
+	for _, r := range rows {
+		pre = pre || len(r.tokens) > 1
+		dec = dec || len(r.tokens) == 1
+	}
+	if pre && dec {
+		p.mixed.Add(1)
+	}
+	return p.modelRunner.step(rows)
+}
+
+// TestJoinWhileDecoding: requests that join a running batch (their prompts prefilled as a
+// sub-batch while the others decode) and requests that reuse a freed slot holding a longer old
+// sequence give exactly what they give alone.
+func TestJoinWhileDecoding(t *testing.T) {
+	m, _, err := model.Load(fixtureDir("qwen2"), nil)
+	require.NoError(t, err)
+	run := &pacedRunner{modelRunner: newModelRunner(m, 4, 128, 2)}
+	e := newEngine(run, nil, engineSpec{vocab: m.Spec.VocabSize, maxContext: 128}, (&Options{MaxBatch: 4}).withDefaults(),
+		func() error { run.close(); return m.Close() })
+	e.model = m
+	defer e.Close()
+	require.NoError(t, e.LoadAdapter(t.Context(), "lora", filepath.Join(fixtureDir("qwen2"), "lora")))
+	prompt := readExpected(t, "qwen2", "generate.json").Prompt
+	long := &Request{PromptIDs: prompt, MaxTokens: 100, IgnoreEOS: true}
+	joiners := []*Request{
+		{PromptIDs: prompt[:4], Adapter: "lora", MaxTokens: 6, IgnoreEOS: true},
+		{PromptIDs: prompt[2:9], MaxTokens: 5, IgnoreEOS: true},
+		{PromptIDs: prompt[:2], MaxTokens: 7, IgnoreEOS: true}, // reuses a freed slot
+	}
+	alone := map[*Request][]int{}
+	for _, r := range append([]*Request{long}, joiners...) {
+		res, err := e.Generate(t.Context(), r)
+		require.NoError(t, err)
+		alone[r] = res.TokenIDs
+	}
+	run.mixed.Store(0)
+	var longIDs []int
+	n := 0
+	for c, err := range e.Stream(t.Context(), long) {
+		require.NoError(t, err)
+		longIDs = append(longIDs, c.TokenIDs...)
+		n++
+		if k, ok := map[int]int{3: 0, 12: 1, 20: 2}[n]; ok { // join mid-flight, one after the other
+			res, err := e.Generate(t.Context(), joiners[k])
+			require.NoError(t, err)
+			require.Equal(t, alone[joiners[k]], res.TokenIDs, "joiner %d", k)
+		}
+	}
+	require.Equal(t, alone[long], longIDs)
+	require.GreaterOrEqual(t, run.mixed.Load(), int32(3), "steps that prefilled while decoding")
 }

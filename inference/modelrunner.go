@@ -18,14 +18,18 @@ import (
 // modelRunner runs an internal/model forward pass with a fixed-size KV cache.
 //
 // Cache layout: per layer, K and V of shape [rows, KVHeads, S, HeadDim], where row r is KV slot
-// r and position p of a sequence lives at cache index p. rows is the smallest power of two (capped
-// at maxBatch) above the highest slot in use, so a lone request does not pay for a full batch;
-// the cache is regrown or shrunk by a gather program when that changes.
+// r and position p of a sequence lives at cache index p, so masks are "key index <= query
+// position" and a reused slot's stale entries are hidden until overwritten. rows is the smallest
+// power of two (capped at maxBatch) above the highest slot in use, so a lone request does not pay
+// for a full batch; a gather program regrows or shrinks the cache when that changes.
 //
-// Every step is one program call over all rows: T is 1 when every row decodes, else the power of
-// two (capped at S) that fits the longest new prompt; tokens past a row's own count are padding
-// that writes nothing (cache index -1) and whose outputs are ignored. Programs are compiled once
-// per (rows, T) and adapter layout, so a server compiles a handful of them.
+// A step makes at most two program calls. Decoding rows (one new token each) run over all cache
+// rows with T = 1, rows without a token feeding padding that writes nothing (cache index -1).
+// Prompts run as a sub-batch of their own: their cache rows are gathered, run with T the power of
+// two (at least 16, capped at S) that fits the longest prompt, and scattered back with a one-hot
+// product (the pure-Go backend has no DynamicUpdateSlice), so a prompt joining a large batch costs
+// its own tokens only. Programs are compiled once per (rows, sub-batch, T) and adapter layout, so
+// a server compiles a handful of them.
 type modelRunner struct {
 	m        *model.Model
 	spec     *model.Spec
@@ -36,8 +40,7 @@ type modelRunner struct {
 	rows  int // current cache batch size, 0 before the first step
 	cache []*tensors.Tensor
 
-	base   *graph.Exec            // no adapter in the batch
-	loras  map[string]*graph.Exec // by adapter layout signature
+	execs  map[string]*graph.Exec // by adapter layout and step kind (prefill or decode)
 	resize *graph.Exec
 
 	// Adapter stacks (see model.LoRAStack): device slot i of N = maxAdapters+1 holds adapters[i].
@@ -61,7 +64,7 @@ const maxPrograms = 256
 func newModelRunner(m *model.Model, maxBatch, maxContext, maxAdapters int) *modelRunner {
 	return &modelRunner{
 		m: m, spec: m.Spec, backend: m.Backend(), maxBatch: maxBatch, S: maxContext,
-		loras:    map[string]*graph.Exec{},
+		execs:    map[string]*graph.Exec{},
 		adapters: make([]*adapterWeights, maxAdapters+1),
 	}
 }
@@ -102,10 +105,7 @@ func (r *modelRunner) close() {
 		_ = t.FinalizeAll()
 	}
 	r.loraStack = nil
-	if r.base != nil {
-		r.base.Finalize()
-	}
-	for _, e := range r.loras {
+	for _, e := range r.execs {
 		e.Finalize()
 	}
 	if r.resize != nil {
@@ -114,21 +114,62 @@ func (r *modelRunner) close() {
 }
 
 func (r *modelRunner) step(rows []stepRow) ([][]float32, error) {
-	spec := r.spec
-	need, longest, useLoRA := 1, 1, false
-	for _, row := range rows {
+	need := 1
+	var prefill, decode []int
+	for i, row := range rows {
 		need = max(need, row.slot+1)
-		longest = max(longest, len(row.tokens))
 		if row.pos+len(row.tokens) > r.S {
 			return nil, fmt.Errorf("slot %d: %d cached + %d new tokens exceed the cache length %d", row.slot, row.pos, len(row.tokens), r.S)
 		}
-		useLoRA = useLoRA || row.adapter > 0
+		if len(row.tokens) == 0 {
+			return nil, fmt.Errorf("slot %d: no new tokens", row.slot)
+		}
+		if len(row.tokens) > 1 {
+			prefill = append(prefill, i)
+		} else {
+			decode = append(decode, i)
+		}
 	}
 	if err := r.ensureRows(pow2(need, r.maxBatch)); err != nil {
 		return nil, err
 	}
-	B, T, S := r.rows, r.prefillBucket(longest), r.S
+	logits := make([][]float32, len(rows))
+	// Prompts run on a sub-batch gathered from their cache rows, so a prompt joining a large
+	// batch costs its own tokens, not the batch size times its length.
+	if len(prefill) > 0 {
+		if err := r.run(rows, prefill, true, logits); err != nil {
+			return nil, err
+		}
+	}
+	if len(decode) > 0 {
+		if err := r.run(rows, decode, false, logits); err != nil {
+			return nil, err
+		}
+	}
+	return logits, nil
+}
 
+// run executes one program over the rows picked by which. gathered runs them as a sub-batch of
+// their own (prefill); otherwise over all cache rows with T = 1 (decode), rows not picked
+// feeding padding.
+func (r *modelRunner) run(rows []stepRow, which []int, gathered bool, logits [][]float32) error {
+	longest, useLoRA := 1, false
+	for _, i := range which {
+		longest = max(longest, len(rows[i].tokens))
+		useLoRA = useLoRA || rows[i].adapter > 0
+	}
+	S := r.S
+	B, T := r.rows, 1
+	if gathered {
+		B, T = pow2(len(which), 1<<20), r.prefillBucket(longest)
+	}
+	// line b of the program holds rows[which[k]] at b = k (gathered) or b = its slot.
+	line := func(k int) int {
+		if gathered {
+			return k
+		}
+		return rows[which[k]].slot
+	}
 	ids := make([]int32, B*T)
 	pos := make([]int32, B*T)
 	slots := make([]int32, B*T)
@@ -138,8 +179,10 @@ func (r *modelRunner) step(rows []stepRow) ([][]float32, error) {
 	mask := make([]bool, B*T*S)
 	sel := make([]float32, B*T)
 	adapterRows := make([]int32, B)
-	for _, row := range rows {
-		b := row.slot
+	rowIdx := make([]int32, B)
+	rowHot := make([]float32, B*r.rows)
+	for k, i := range which {
+		row, b := rows[i], line(k)
 		for t, id := range row.tokens {
 			p := row.pos + t
 			ids[b*T+t] = int32(id)
@@ -152,6 +195,8 @@ func (r *modelRunner) step(rows []stepRow) ([][]float32, error) {
 		}
 		sel[b*T+len(row.tokens)-1] = 1
 		adapterRows[b] = int32(row.adapter)
+		rowIdx[b] = int32(row.slot)
+		rowHot[b*r.rows+row.slot] = 1
 	}
 	args := []any{
 		tensors.FromFlatDataAndDimensions(ids, B, T),
@@ -160,19 +205,21 @@ func (r *modelRunner) step(rows []stepRow) ([][]float32, error) {
 		tensors.FromFlatDataAndDimensions(mask, B, T, S),
 		tensors.FromFlatDataAndDimensions(sel, B, T),
 	}
-	var exec *graph.Exec
-	var err error
+	if gathered {
+		args = append(args,
+			tensors.FromFlatDataAndDimensions(rowIdx, B, 1),
+			tensors.FromFlatDataAndDimensions(rowHot, B, r.rows))
+	}
 	if useLoRA {
 		if err := r.refreshLoRA(); err != nil {
-			return nil, err
+			return err
 		}
 		args = append(args, tensors.FromFlatDataAndDimensions(adapterRows, B))
-		exec, err = r.loraExec()
-	} else {
-		exec, err = r.baseExec()
 	}
+	nOwn := len(args)
+	exec, err := r.exec(useLoRA, gathered)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	for _, w := range r.m.Weights() {
 		args = append(args, w)
@@ -186,14 +233,11 @@ func (r *modelRunner) step(rows []stepRow) ([][]float32, error) {
 		}
 	}
 	outs, err := exec.Exec(args...)
-	for _, a := range args[:5] {
+	for _, a := range args[:nOwn] {
 		_ = a.(*tensors.Tensor).FinalizeAll()
 	}
-	if useLoRA {
-		_ = args[5].(*tensors.Tensor).FinalizeAll()
-	}
 	if err != nil {
-		return nil, err
+		return err
 	}
 	for i, c := range r.cache {
 		_ = c.FinalizeAll()
@@ -202,14 +246,14 @@ func (r *modelRunner) step(rows []stepRow) ([][]float32, error) {
 	flat, err := tensors.CopyFlatData[float32](outs[0])
 	_ = outs[0].FinalizeAll()
 	if err != nil {
-		return nil, err
+		return err
 	}
-	V := spec.VocabSize
-	logits := make([][]float32, len(rows))
-	for i, row := range rows {
-		logits[i] = flat[row.slot*V : (row.slot+1)*V : (row.slot+1)*V]
+	V := r.spec.VocabSize
+	for k, i := range which {
+		b := line(k)
+		logits[i] = flat[b*V : (b+1)*V : (b+1)*V]
 	}
-	return logits, nil
+	return nil
 }
 
 // ensureRows sets the cache batch size to rows, keeping the content of the rows that stay.
@@ -264,13 +308,17 @@ func (r *modelRunner) ensureRows(rows int) error {
 	return nil
 }
 
-// forward builds one step's graph. in: ids, pos, slots, mask, sel, [adapter rows], weights...,
-// K caches..., V caches..., [LoRA stacks...]. out: logits [B, V], K caches..., V caches...
-func (r *modelRunner) forward(in []*graph.Node, keys []loraKey) []*graph.Node {
+// forward builds one program. in: ids, pos, slots, mask, sel, [row indices [B, 1] and row
+// one-hots [B, rows] when gathered], [adapter rows when keys != nil], weights..., K caches...,
+// V caches..., [LoRA stacks...]. out: logits [B, V], K caches..., V caches... (all cache rows).
+func (r *modelRunner) forward(in []*graph.Node, keys []loraKey, gathered bool) []*graph.Node {
 	spec := r.spec
 	ids, pos, slots, mask, sel := in[0], in[1], in[2], in[3], in[4]
 	rest := in[5:]
-	var adapterRows *graph.Node
+	var rowIdx, rowHot, adapterRows *graph.Node
+	if gathered {
+		rowIdx, rowHot, rest = rest[0], rest[1], rest[2:]
+	}
 	if keys != nil {
 		adapterRows, rest = rest[0], rest[1:]
 	}
@@ -279,6 +327,13 @@ func (r *modelRunner) forward(in []*graph.Node, keys []loraKey) []*graph.Node {
 	rest = rest[nw:]
 	caches := rest[:2*spec.Layers]
 	rest = rest[2*spec.Layers:]
+	sub := caches
+	if gathered {
+		sub = make([]*graph.Node, len(caches))
+		for i, c := range caches {
+			sub[i] = graph.Gather(c, rowIdx) // [B, KVHeads, S, HeadDim]
+		}
+	}
 	var lora model.LoRAFunc
 	if keys != nil {
 		stacks := map[loraKey]*model.LoRAStack{}
@@ -291,38 +346,42 @@ func (r *modelRunner) forward(in []*graph.Node, keys []loraKey) []*graph.Node {
 	}
 	out := spec.Forward(w, model.Inputs{
 		IDs: ids, Positions: pos, Mask: mask,
-		Cache: &model.Cache{K: caches[:spec.Layers], V: caches[spec.Layers:], Slots: slots},
+		Cache: &model.Cache{K: sub[:spec.Layers], V: sub[spec.Layers:], Slots: slots},
 		LoRA:  lora,
 	})
 	last := graph.DotGeneral(sel, []int{1}, []int{0}, out.Hidden, []int{1}, []int{0}) // [B, hidden]
 	logits := spec.LMHead(w, last)
-	return append(append([]*graph.Node{logits}, out.K...), out.V...)
+	updated := append(out.K, out.V...)
+	if gathered {
+		// Scatter the sub-batch back: rows it holds are replaced, the others kept.
+		hit := graph.ReduceSum(rowHot, 0) // [rows]
+		for i, c := range caches {
+			d := c.Shape().Dimensions
+			back := graph.DotGeneral(rowHot, []int{0}, nil, updated[i], []int{0}, nil) // [rows, KVHeads, S, HeadDim]
+			keep := graph.OneMinus(graph.Reshape(hit, d[0], 1, 1, 1))
+			updated[i] = graph.Add(graph.Mul(c, keep), back)
+		}
+	}
+	return append([]*graph.Node{logits}, updated...)
 }
 
-func (r *modelRunner) baseExec() (*graph.Exec, error) {
-	if r.base != nil {
-		return r.base, nil
+// exec returns the program for a step kind, compiling it on first use.
+func (r *modelRunner) exec(useLoRA, gathered bool) (*graph.Exec, error) {
+	var keys []loraKey
+	key := fmt.Sprintf("base/%v", gathered)
+	if useLoRA {
+		keys = slices.Clone(r.loraKeys)
+		key = fmt.Sprintf("%s/%v", r.loraSig, gathered)
 	}
-	e, err := graph.NewExec(r.backend, func(in []*graph.Node) []*graph.Node { return r.forward(in, nil) })
-	if err != nil {
-		return nil, err
-	}
-	e.SetMaxCache(maxPrograms)
-	r.base = e
-	return e, nil
-}
-
-func (r *modelRunner) loraExec() (*graph.Exec, error) {
-	if e, ok := r.loras[r.loraSig]; ok {
+	if e, ok := r.execs[key]; ok {
 		return e, nil
 	}
-	keys := slices.Clone(r.loraKeys)
-	e, err := graph.NewExec(r.backend, func(in []*graph.Node) []*graph.Node { return r.forward(in, keys) })
+	e, err := graph.NewExec(r.backend, func(in []*graph.Node) []*graph.Node { return r.forward(in, keys, gathered) })
 	if err != nil {
 		return nil, err
 	}
 	e.SetMaxCache(maxPrograms)
-	r.loras[r.loraSig] = e
+	r.execs[key] = e
 	return e, nil
 }
 
