@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"runtime"
 	"sync"
@@ -552,4 +553,31 @@ func TestEngineMixedAdaptersInOneBatch(t *testing.T) {
 func allStacks() string {
 	buf := make([]byte, 1<<20)
 	return string(buf[:runtime.Stack(buf, true)])
+}
+
+func TestEngineLogprobs(t *testing.T) {
+	e := newTestEngine(t, newFakeRunner(1), nil)
+	// Prompt [1] greedy: 1, 2. Fake logits are -0.5*|i - target| over 64 ids.
+	lse := func(target int) float64 {
+		var s float64
+		for i := range fakeVocab {
+			s += math.Exp(-0.5 * math.Abs(float64(i-target)))
+		}
+		return math.Log(s)
+	}
+	res, err := e.Generate(t.Context(), &Request{PromptIDs: []int{1}, MaxTokens: 2, TopLogprobs: 2})
+	require.NoError(t, err)
+	require.Equal(t, []int{1, 2}, res.TokenIDs)
+	require.Len(t, res.Logprobs, 2)
+	for i, target := range []int{1, 2} {
+		lp := res.Logprobs[i]
+		require.Equal(t, target, lp.ID)
+		require.InDelta(t, -lse(target), float64(lp.Logprob), 1e-6)
+		// The two runners-up tie at distance 1; the lower id comes first.
+		require.Equal(t, []int{target, target - 1}, []int{lp.Top[0].ID, lp.Top[1].ID})
+		require.InDelta(t, -0.5-lse(target), float64(lp.Top[1].Logprob), 1e-6)
+	}
+	res, err = e.Generate(t.Context(), &Request{PromptIDs: []int{1}, MaxTokens: 2})
+	require.NoError(t, err)
+	require.Nil(t, res.Logprobs)
 }
