@@ -49,6 +49,9 @@ func bucketLen(n, maxLen int) int {
 	return b
 }
 
+// packSearchRows is how many of the latest rows packing tries before opening a new one.
+const packSearchRows = 64
+
 // batchPlan is one micro-batch as sample indices per row.
 type batchPlan [][]int
 
@@ -67,7 +70,9 @@ func planEpoch(lengths []int, batchSize int, pack bool, packLen int, seed uint64
 		var fill []int
 		for _, i := range order {
 			placed := false
-			for r := range rows {
+			// First fit among the most recent rows only: linear time on large datasets, and
+			// older rows are nearly full anyway.
+			for r := max(0, len(rows)-packSearchRows); r < len(rows); r++ {
 				if fill[r]+lengths[i] <= packLen {
 					rows[r] = append(rows[r], i)
 					fill[r] += lengths[i]

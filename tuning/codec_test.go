@@ -139,3 +139,31 @@ func toInts(ids []int32) []int {
 	}
 	return out
 }
+
+func TestValidateDataset(t *testing.T) {
+	dir := filepath.Join(fixtureDir, "llama")
+	stats, err := ValidateDataset(context.Background(), dir, filepath.Join("testdata", "colors.jsonl"), nil)
+	require.NoError(t, err)
+	require.Equal(t, 16, stats.Examples)
+	require.Equal(t, 0, stats.Truncated)
+	// The targets are each answer's tokens plus <|eot_id|> (the template starts the answer after
+	// "\n\n", where the pre-tokenizer splits, so the answer tokenizes as it does alone).
+	c, err := loadCodec(dir)
+	require.NoError(t, err)
+	exs, err := ParseFile(filepath.Join("testdata", "colors.jsonl"), nil)
+	require.NoError(t, err)
+	want := 0
+	for _, ex := range exs {
+		want += len(c.tok.(*tokenize.Tokenizer).Encode(ex.Messages[1].Content, false)) + 1
+	}
+	require.Equal(t, want, stats.TargetTokens)
+
+	bad := writeJSONL(t, map[string]any{"messages": []map[string]any{{"role": "user", "content": "hi"}, {"role": "assistant", "content": "a long answer here"}}})
+	_, err = ValidateDataset(context.Background(), dir, bad, &Options{MaxSeqLen: 8})
+	require.ErrorIs(t, err, ErrInvalidDataset)
+	require.ErrorContains(t, err, "line 1: ")
+	require.ErrorContains(t, err, "over the limit of 8")
+	stats, err = ValidateDataset(context.Background(), dir, bad, &Options{MaxSeqLen: 8, Truncate: true})
+	require.ErrorIs(t, err, ErrNoTargets, "truncation cut the only answer off")
+	require.Equal(t, 1, stats.Truncated)
+}

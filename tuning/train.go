@@ -177,3 +177,23 @@ func writeTrainingInfo(dir string, c *codec, o Options, res *Result) error {
 	}
 	return writeFileAtomic(filepath.Join(dir, TrainingInfoFile), buf.Bytes())
 }
+
+// ValidateDataset parses and tokenizes the JSONL dataset at dataPath with the tokenizer and chat
+// template of the model in modelDir (its weights are not read), and returns its statistics. The
+// errors are those Train would report for the data: a *DatasetError listing every bad line, or
+// ErrNoTargets. Only opts' MaxSeqLen and Truncate matter.
+func ValidateDataset(ctx context.Context, modelDir, dataPath string, opts *Options) (Stats, error) {
+	if err := ctx.Err(); err != nil {
+		return Stats{}, err
+	}
+	o, err := opts.withDefaults()
+	if err != nil {
+		return Stats{}, err
+	}
+	c, err := loadCodec(modelDir)
+	if err != nil {
+		return Stats{}, err
+	}
+	_, stats, err := readSamples(dataPath, c, o)
+	return stats, err
+}

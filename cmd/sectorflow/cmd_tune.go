@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -65,10 +66,12 @@ func runTune(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	seed := fs.Uint64("seed", 0, "random seed (adapter init, data order, dropout)")
 	ckptEvery := fs.Int("checkpoint-every", 0, "save a checkpoint every N steps (0: at the end only)")
 	evalEvery := fs.Int("eval-every", 0, "validation loss every N steps (0: at the end only)")
+	validateOnly := fs.Bool("validate", false, "only check the dataset(s) and print their statistics as JSON")
 	var resume resumeFlag
 	fs.Var(&resume, "resume", "resume from the newest checkpoint under --out, or --resume=DIR")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: sectorflow tune --model DIR --data train.jsonl --out DIR [flags]")
+		fmt.Fprintln(stderr, "       sectorflow tune --model DIR --data train.jsonl --validate")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -77,7 +80,7 @@ func runTune(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 		}
 		return exitError{code: 2}
 	}
-	if *modelDir == "" || *data == "" || *out == "" || fs.NArg() != 0 {
+	if *modelDir == "" || *data == "" || (*out == "" && !*validateOnly) || fs.NArg() != 0 {
 		fs.Usage()
 		return exitError{code: 2}
 	}
@@ -104,6 +107,22 @@ func runTune(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 		if t = strings.TrimSpace(t); t != "" {
 			ts = append(ts, t)
 		}
+	}
+	if *validateOnly {
+		report := map[string]any{}
+		for name, path := range map[string]string{"train": *data, "validation": *validation} {
+			if path == "" {
+				continue
+			}
+			stats, err := tuning.ValidateDataset(ctx, *modelDir, path, &tuning.Options{MaxSeqLen: *maxSeqLen, Truncate: *truncate})
+			if err != nil {
+				return err
+			}
+			report[name] = stats
+		}
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(report)
 	}
 	progress := newProgress(stderr)
 	opts := &sectorflow.TuneOptions{

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
@@ -88,4 +89,21 @@ func TestMergeUsage(t *testing.T) {
 	stderr.Reset()
 	require.Equal(t, 1, runMain([]string{"merge", "--model", "../../testdata/models/qwen3", "--adapter", "../../testdata/models/llama/lora", "--out", t.TempDir()}, nil, &stdout, &stderr))
 	require.Contains(t, stderr.String(), "does not fit model")
+}
+
+func TestTuneValidateOnly(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	code := runMain([]string{"tune", "--model", "../../testdata/models/llama", "--data", writeDataset(t, tinyDataset), "--validate"}, nil, &stdout, &stderr)
+	require.Equal(t, 0, code, stderr.String())
+	var report map[string]map[string]int
+	require.NoError(t, json.Unmarshal(stdout.Bytes(), &report))
+	require.Equal(t, 2, report["train"]["examples"])
+	require.Equal(t, 0, report["train"]["truncated"])
+
+	stdout.Reset()
+	stderr.Reset()
+	code = runMain([]string{"tune", "--model", "../../testdata/models/llama", "--data", writeDataset(t, "{}\n"+tinyDataset+"[1]\n"), "--validate"}, nil, &stdout, &stderr)
+	require.Equal(t, 1, code)
+	require.Contains(t, stderr.String(), "2 bad line(s); line 1: ")
+	require.Contains(t, stderr.String(), "line 4: expected a JSON object, found an array")
 }
