@@ -253,9 +253,3 @@ func parseUnigram(o jobj) (model, error) {
 	}
 	return m, nil
 }
-
-// parsePrecompiled rejects SentencePiece's precompiled character map, which needs grapheme
-// segmentation to be reproduced exactly.
-func parsePrecompiled(o jobj) (normalizer, error) {
-	return nil, unsupported(o.path, "normalizer type \"Precompiled\" (SentencePiece charsmap)")
-}

@@ -41,6 +41,7 @@ func TestRustOracle(t *testing.T) {
 		"bpe_prefix":              filepath.Join("testdata", "small", "bpe_prefix.json"),
 		"bytelevel_ignore_merges": filepath.Join("testdata", "small", "bytelevel_ignore_merges.json"),
 		"wordlevel":               filepath.Join("testdata", "small", "wordlevel.json"),
+		"precompiled":             filepath.Join("testdata", "small", "precompiled.json"),
 	}
 	for name, path := range tokenizers {
 		t.Run(name, func(t *testing.T) {

@@ -170,3 +170,50 @@ dump("wordlevel", {
     "decoder": {"type": "Sequence", "decoders": [{"type": "Replace", "pattern": {"String": "a"}, "content": "A"}, {"type": "Fuse"}, {"type": "Strip", "content": "x", "start": 2, "stop": 0}]},
     "model": {"type": "WordLevel", "vocab": wl, "unk_token": "<unk>"},
 })
+
+# 7. A SentencePiece Precompiled normalizer (charsmap built here as a darts-clone double array:
+#    unit = offset << 10 | has_leaf << 8 | label; a leaf unit holds 1 << 31 | value).
+def build_charsmap(rules):
+    blob, values = b"", {}
+    for key, rep in rules.items():
+        values[key.encode()] = len(blob)
+        blob += rep.encode() + b"\0"
+    trie = {}
+    for k in values:
+        node = trie
+        for c in k:
+            node = node.setdefault(c, {})
+        node[None] = values[k]
+    units = {}
+    def free(p):
+        return p not in units and p != 0
+    def place(node, pos):
+        labels = [c for c in node if c is not None]
+        need = labels + ([0] if None in node else [])
+        for base in range(1, 1 << 20):
+            if all(free(base ^ c) for c in need) and (pos ^ base) < (1 << 21):
+                break
+        off = pos ^ base
+        units[pos] = (off << 10) | ((1 << 8) if None in node else 0) | units.get(pos, 0)
+        for c in need:
+            units[base ^ c] = 0
+        if None in node:
+            units[base ^ 0] = (1 << 31) | node[None]
+        for c in labels:
+            units[base ^ c] = c
+        for c in labels:
+            place(node[c], base ^ c)
+    units[0] = 0
+    place(trie, 0)
+    n = (max(units) | 0xFF) + 1  # darts-clone pads to blocks of 256 so any base ^ byte is in range
+    arr = [units.get(i, 0) for i in range(n)]
+    import base64, struct
+    raw = struct.pack("<I", 4 * n) + b"".join(struct.pack("<I", u) for u in arr) + blob
+    return base64.b64encode(raw).decode()
+
+rules = {"ﬁ": "fi", "Ａ": "A", "\u3000": " ", "e\u0301": "é", "①": "1", "\u200b": "", "Ⅻ": "XII",
+         "\t": " ", "😀": ":)", "ß": "ss", "ǅ": "Dž", "o\u0308": "ö"}
+u = json.load(open("unigram.json", encoding="utf-8"))
+u["normalizer"] = {"type": "Sequence", "normalizers": [{"type": "Precompiled", "precompiled_charsmap": build_charsmap(rules)}, {"type": "Replace", "pattern": {"Regex": " {2,}"}, "content": " "}]}
+u["pre_tokenizer"] = {"type": "Metaspace", "replacement": "▁", "prepend_scheme": "always", "split": True}
+dump("precompiled", u)
