@@ -186,3 +186,29 @@ func loadCheckpoint(dir string, s *loraSet, opt []adamState) (trainerState, erro
 	}
 	return st, nil
 }
+
+// pruneCheckpoints removes all but the newest keep complete checkpoints under outDir
+// (keep <= 0 keeps all).
+func pruneCheckpoints(outDir string, keep int) error {
+	if keep <= 0 {
+		return nil
+	}
+	root := filepath.Join(outDir, checkpointsDir)
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		return fmt.Errorf("prune checkpoints: %w", err)
+	}
+	var names []string
+	for _, e := range entries {
+		if e.IsDir() && strings.HasPrefix(e.Name(), checkpointPrefix) {
+			names = append(names, e.Name())
+		}
+	}
+	sort.Strings(names)
+	for _, n := range names[:max(0, len(names)-keep)] {
+		if err := os.RemoveAll(filepath.Join(root, n)); err != nil {
+			return fmt.Errorf("prune checkpoints: %w", err)
+		}
+	}
+	return nil
+}

@@ -3,6 +3,8 @@ package tuning
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"testing"
@@ -166,4 +168,29 @@ func TestValidateDataset(t *testing.T) {
 	stats, err = ValidateDataset(context.Background(), dir, bad, &Options{MaxSeqLen: 8, Truncate: true})
 	require.ErrorIs(t, err, ErrNoTargets, "truncation cut the only answer off")
 	require.Equal(t, 1, stats.Truncated)
+}
+
+// TestEvalAndCheckpointEvents: evaluation every N steps and at the end, checkpoints every N steps
+// with only the newest kept.
+func TestEvalAndCheckpointEvents(t *testing.T) {
+	data := writeJSONL(t, map[string]string{"prompt": "a", "completion": "b"}, map[string]string{"prompt": "c", "completion": "d"})
+	out := t.TempDir()
+	var got []string
+	res, err := Train(context.Background(), filepath.Join(fixtureDir, "llama"), data, out, &Options{
+		Rank: 2, MaxSteps: 4, BatchSize: 1, ValidationPath: data, EvalEvery: 2, CheckpointEvery: 1, KeepCheckpoints: 2,
+		OnEvent: func(e Event) {
+			if e.Kind != EventStep {
+				got = append(got, fmt.Sprintf("%s@%d", e.Kind, e.Step))
+			}
+		}})
+	require.NoError(t, err)
+	require.Equal(t, []string{"checkpoint@1", "eval@2", "checkpoint@2", "checkpoint@3", "checkpoint@4", "eval@4", "done@4"}, got)
+	require.False(t, math.IsNaN(res.EvalLoss))
+	entries, err := os.ReadDir(filepath.Join(out, checkpointsDir))
+	require.NoError(t, err)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	require.Equal(t, []string{checkpointName(3), checkpointName(4)}, names)
 }

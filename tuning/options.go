@@ -60,6 +60,8 @@ type Options struct {
 	// computes the validation loss every N steps (0: only at the end).
 	CheckpointEvery int
 	EvalEvery       int
+	// KeepCheckpoints keeps only the newest N checkpoints (0: keep all).
+	KeepCheckpoints int
 	// Resume continues from a checkpoint directory, or from the newest checkpoint under an output
 	// directory. The result is the same, to the bit, as a run that was never interrupted.
 	Resume string
@@ -153,8 +155,8 @@ func (o *Options) withDefaults() (Options, error) {
 	if r.MaxSeqLen < 2 {
 		return r, bad("max sequence length", "at least 2", r.MaxSeqLen)
 	}
-	if r.CheckpointEvery < 0 || r.EvalEvery < 0 {
-		return r, bad("checkpoint/eval interval", "zero or a positive integer", [2]int{r.CheckpointEvery, r.EvalEvery})
+	if r.CheckpointEvery < 0 || r.EvalEvery < 0 || r.KeepCheckpoints < 0 {
+		return r, bad("checkpoint/eval interval and checkpoints kept", "zero or positive integers", [3]int{r.CheckpointEvery, r.EvalEvery, r.KeepCheckpoints})
 	}
 	return r, nil
 }

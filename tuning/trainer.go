@@ -156,6 +156,9 @@ func (t *trainer) checkpoint() (string, error) {
 		return "", err
 	}
 	t.log.Info("checkpoint saved", "dir", dir, "step", t.state.Step)
+	if err := pruneCheckpoints(t.outDir, t.o.KeepCheckpoints); err != nil {
+		return "", err
+	}
 	return dir, nil
 }
 

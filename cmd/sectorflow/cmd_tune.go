@@ -66,6 +66,7 @@ func runTune(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	seed := fs.Uint64("seed", 0, "random seed (adapter init, data order, dropout)")
 	ckptEvery := fs.Int("checkpoint-every", 0, "save a checkpoint every N steps (0: at the end only)")
 	evalEvery := fs.Int("eval-every", 0, "validation loss every N steps (0: at the end only)")
+	keep := fs.Int("keep-checkpoints", 0, "keep only the newest N checkpoints (0: all)")
 	validateOnly := fs.Bool("validate", false, "only check the dataset(s) and print their statistics as JSON")
 	var resume resumeFlag
 	fs.Var(&resume, "resume", "resume from the newest checkpoint under --out, or --resume=DIR")
@@ -130,7 +131,7 @@ func runTune(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 		Targets: ts, Epochs: *epochs, MaxSteps: *maxSteps, LearningRate: *lr, Schedule: tuning.Schedule(*schedule),
 		WarmupSteps: *warmup, WeightDecay: *weightDecay, MaxGradNorm: *maxGradNorm, BatchSize: *batch,
 		GradAccum: *accum, MaxSeqLen: *maxSeqLen, Truncate: *truncate, Pack: *pack, Seed: *seed,
-		CheckpointEvery: *ckptEvery, EvalEvery: *evalEvery, Resume: resumeFrom,
+		CheckpointEvery: *ckptEvery, EvalEvery: *evalEvery, KeepCheckpoints: *keep, Resume: resumeFrom,
 		OnEvent: progress.event,
 	}
 	tuner, err := sectorflow.NewTuner(*modelDir, nil)
