@@ -2,6 +2,7 @@ package tokenize
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 	"unicode/utf8"
 )
@@ -346,7 +347,8 @@ func (m *bpe) tokenize(s string, dst []token) []token {
 	}
 	wordPool.Put(w)
 	if len(s) < maxCachedWord {
-		m.cache.put(s, pieces)
+		// Clone: s is a slice of the caller's text, which the cache must not keep alive.
+		m.cache.put(strings.Clone(s), pieces)
 	}
 	return appendPieces(dst, pieces)
 }
