@@ -45,6 +45,10 @@ type trainerState struct {
 	TotalSteps int `json:"total_steps"`
 	// LastLoss is the training loss of the last step, for reports.
 	LastLoss float64 `json:"last_loss"`
+	// TrainedTokens and EvalTokens count the non-padding tokens of every completed step and
+	// evaluation pass since the run first started, across resumptions (for billing).
+	TrainedTokens int64 `json:"trained_tokens"`
+	EvalTokens    int64 `json:"eval_tokens"`
 }
 
 // checkpointName is the directory name of the checkpoint after step optimizer steps.

@@ -192,7 +192,10 @@ type Event struct {
 	GradNorm     float64 `json:"grad_norm,omitempty"`
 	// Tokens counts the non-padding tokens of the optimizer steps this run (or resumption) has
 	// completed; TokensPerSecond is their rate.
-	Tokens          int     `json:"tokens,omitempty"`
+	Tokens int `json:"tokens,omitempty"`
+	// TrainedTokens counts the non-padding tokens of every completed step since the run first
+	// started, across resumptions.
+	TrainedTokens   int64   `json:"trained_tokens,omitempty"`
 	TokensPerSecond float64 `json:"tokens_per_second,omitempty"`
 	// Elapsed is the time since this run (or resumption) started; ETA the estimated time left.
 	Elapsed time.Duration `json:"elapsed"`

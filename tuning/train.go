@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/sectorflow/sdk/internal/model"
 )
@@ -31,6 +32,11 @@ type Result struct {
 	Train, Validation Stats
 	// ResumedFrom is the checkpoint the run continued from, if any.
 	ResumedFrom string
+	// TrainedTokens and EvalTokens count the non-padding tokens of all completed steps and
+	// evaluation passes since the run first started (resumptions included); ComputeTime is the
+	// time this call spent in the training loop. The facade bills these.
+	TrainedTokens, EvalTokens int64
+	ComputeTime               time.Duration
 }
 
 // codec is how text becomes training samples for one model: its tokenizer, its chat template,
@@ -47,7 +53,9 @@ type codec struct {
 // Train fine-tunes a LoRA adapter for the Hugging Face model in modelDir on the JSONL dataset at
 // dataPath and writes it, in PEFT format, to outDir (with checkpoints under outDir/checkpoints).
 // Cancelling ctx stops training between steps and keeps the last checkpoint; errors say which
-// input is wrong (*DatasetError for dataset lines, ErrBadOption, ErrNoTargets).
+// input is wrong (*DatasetError for dataset lines, ErrBadOption, ErrNoTargets). When training
+// stops on an error after it started, the Result returned with the error holds the steps and
+// token counts completed so far.
 func Train(ctx context.Context, modelDir, dataPath, outDir string, opts *Options) (res *Result, err error) {
 	o, err := opts.withDefaults()
 	if err != nil {
@@ -117,9 +125,13 @@ func train(ctx context.Context, m *model.Model, c *codec, dataPath, outDir strin
 			return nil, err
 		}
 	}
+	loopStart := time.Now()
 	ckpt, evalLoss, err := t.loop(ctx)
+	res.ComputeTime = time.Since(loopStart)
+	res.TrainedTokens, res.EvalTokens = t.state.TrainedTokens, t.state.EvalTokens
 	if err != nil {
-		return nil, err
+		res.Steps, res.Loss = t.state.Step, t.state.LastLoss
+		return res, err // the counts so far, for billing a cancelled or failed run
 	}
 	if ckpt == "" && res.ResumedFrom != "" {
 		ckpt = res.ResumedFrom

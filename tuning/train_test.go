@@ -183,7 +183,7 @@ func TestResumeEquivalence(t *testing.T) {
 		MaxSteps: 5, CheckpointEvery: 2, LearningRate: 1e-2, WarmupSteps: 1, Schedule: ScheduleCosine, Seed: 11}
 
 	straight := t.TempDir()
-	_, err := train(context.Background(), m, testCodec(), data, straight, defaults(t, o))
+	full, err := train(context.Background(), m, testCodec(), data, straight, defaults(t, o))
 	require.NoError(t, err)
 
 	interrupted := t.TempDir()
@@ -194,8 +194,11 @@ func TestResumeEquivalence(t *testing.T) {
 			cancel()
 		}
 	}
-	_, err = train(ctx, m, testCodec(), data, interrupted, defaults(t, oi))
+	part, err := train(ctx, m, testCodec(), data, interrupted, defaults(t, oi))
 	require.ErrorIs(t, err, context.Canceled)
+	require.Equal(t, 2, part.Steps)
+	require.Greater(t, part.TrainedTokens, int64(0))
+	require.Less(t, part.TrainedTokens, full.TrainedTokens)
 	_, err = os.Stat(filepath.Join(interrupted, checkpointsDir, checkpointName(2), AdapterWeightsFile))
 	require.NoError(t, err, "the cancelled run keeps its last checkpoint")
 
@@ -205,6 +208,7 @@ func TestResumeEquivalence(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, filepath.Join(interrupted, checkpointsDir, checkpointName(2)), res.ResumedFrom)
 	require.Equal(t, 5, res.Steps)
+	require.Equal(t, full.TrainedTokens, res.TrainedTokens, "tokens are counted once across the resumption")
 
 	want, err := os.ReadFile(filepath.Join(straight, AdapterWeightsFile))
 	require.NoError(t, err)

@@ -247,6 +247,7 @@ func (t *trainer) step(ctx context.Context) (stepResult, error) {
 	}
 	t.state.Step++
 	t.state.LastLoss = r.loss
+	t.state.TrainedTokens += int64(r.tokens)
 	return r, nil
 }
 
@@ -273,6 +274,11 @@ func (t *trainer) evalLoss(ctx context.Context, samples []Sample) (float64, erro
 			sum += float64(l)
 		}
 		n += b.TargetTokens
+		for _, s := range b.Segments {
+			if s != 0 {
+				t.state.EvalTokens++
+			}
+		}
 	}
 	if n == 0 {
 		return 0, fmt.Errorf("validation: expected target tokens, found none: %w", ErrNoTargets)
@@ -302,7 +308,7 @@ func (t *trainer) loop(ctx context.Context) (lastCheckpoint string, evalLoss flo
 		el := time.Since(start)
 		done := t.state.Step - startStep
 		ev := Event{Kind: EventStep, Step: t.state.Step, TotalSteps: t.state.TotalSteps, Epoch: t.state.Epoch,
-			Loss: r.loss, LearningRate: r.lr, GradNorm: r.gradNorm, Elapsed: el, Tokens: tokens,
+			Loss: r.loss, LearningRate: r.lr, GradNorm: r.gradNorm, Elapsed: el, Tokens: tokens, TrainedTokens: t.state.TrainedTokens,
 			TokensPerSecond: float64(tokens) / math.Max(el.Seconds(), 1e-9)}
 		if done > 0 {
 			ev.ETA = time.Duration(float64(el) / float64(done) * float64(t.state.TotalSteps-t.state.Step))
