@@ -14,6 +14,7 @@ type wordPiece struct {
 	unk      string
 	prefix   string
 	maxChars int
+	maxLen   int // longest vocabulary entry in bytes: longer candidates cannot match
 }
 
 func (m *wordPiece) tokenToID(tok string) (int, bool) { id, ok := m.vocab[tok]; return id, ok }
@@ -34,6 +35,12 @@ func (m *wordPiece) tokenize(s string, dst []token) []token {
 	n := len(dst)
 	for start := 0; start < len(s); {
 		end := len(s)
+		if lim := start + m.maxLen; lim < end {
+			end = lim
+			for end > start && end < len(s) && !utf8.RuneStart(s[end]) {
+				end--
+			}
+		}
 		found := false
 		for start < end {
 			sub := s[start:end]
@@ -70,6 +77,9 @@ func parseWordPiece(o jobj) (model, error) {
 	}
 	if m.maxChars, err = o.integer("max_input_chars_per_word", 100); err != nil {
 		return nil, err
+	}
+	for tok := range m.vocab {
+		m.maxLen = max(m.maxLen, len(tok))
 	}
 	return m, nil
 }
