@@ -34,6 +34,7 @@ BATCHES=${GPU_BATCHES:-1,8,32,64} PROMPT=${GPU_PROMPT:-128} GEN=${GPU_GEN:-128}
 # GPU_ALLOW_CPU=1: when no GPU backend works, run the Go steps on the pure-Go backend anyway
 # (a dry run of this script on a machine without a GPU; its numbers mean nothing).
 ALLOW_CPU=${GPU_ALLOW_CPU:-0}
+# GPU_TEST_RUN: a -test.run pattern for the test binaries (default: every test).
 T0=$SECONDS
 mkdir -p "$OUT" && rm -rf "$W" && mkdir -p "$W/logs" || exit 1
 exec > >(tee -a "$OUT/device.log") 2>&1
@@ -157,7 +158,7 @@ fi
 MODEL=$W/llama1b
 TINYPID=
 if want bench && [[ -n $REF ]]; then
-  say "make_tiny (background): Llama-3.2-1B shape, bf16"
+  say "make_tiny (background): bf16, $SHAPE"
   # shellcheck disable=SC2086 # SHAPE is a list of flags
   "$PY" "$REF/make_tiny.py" --arch llama --seed 0 --out "$MODEL" --dtype bf16 $SHAPE --tie \
     --max-pos 131072 >"$W/logs/make_tiny.log" 2>&1 &
@@ -193,7 +194,7 @@ if want smoke || want tests || want bench; then
     for v in "${variants[@]}"; do
       i=$((i + 1))
       backend=${v%%|*} flags=${v#*|}
-      [[ -z $flags ]] && flags=$XLA_FLAGS
+      [[ -z $flags ]] && flags=${XLA_FLAGS:-}
       say "smoke variant $i: GOMLX_BACKEND=$backend XLA_FLAGS=$flags"
       if GOMLX_BACKEND=$backend XLA_FLAGS=$flags TF_CPP_MIN_LOG_LEVEL=0 step "smoke_gpu_$i" 90 \
         "$BIN/sectorflow" logits --model "$TINY" --ids 1,2,3,4,5; then
@@ -208,7 +209,7 @@ if want smoke || want tests || want bench; then
         fi
         result "smoke: variant $i ran but logits differ from the CPU's: $diff"
       else
-        result "smoke: variant $i failed: $(grep -iE 'error|fail|panic|cannot|not found' "$W/logs/smoke_gpu_$i.log" | head -3 | cut -c1-300 | tr '\n' ' ')"
+        result "smoke: variant $i failed, last lines: $(grep -v '^\s*$' "$W/logs/smoke_gpu_$i.log" | tail -n 3 | cut -c1-600 | tr '\n' ' ')"
       fi
     done
     {
@@ -235,10 +236,11 @@ if want tests && ((GPU_OK)); then
       result "tests $name: no binary (not built)"
       continue
     fi
-    step "test_$name" "$secs" env -C "$dir" "$BIN/$name.test" -test.v -test.count=1 -test.timeout="${secs}s"
+    step "test_$name" "$secs" env -C "$dir" "$BIN/$name.test" -test.v -test.count=1 -test.timeout="${secs}s" \
+      ${GPU_TEST_RUN:+-test.run="$GPU_TEST_RUN"}
     rc=$?
     {
-      echo "===== $dir (rc=$rc, GOMLX_BACKEND=$GOMLX_BACKEND)"
+      echo "===== $dir (rc=$rc, GOMLX_BACKEND=${GOMLX_BACKEND:-})"
       cat "$W/logs/test_$name.log"
     } >>"$OUT/gotests.log"
     result "tests $name: rc=$rc pass=$(grep -c -- '--- PASS' "$W/logs/test_$name.log") fail=$(grep -c -- '--- FAIL' "$W/logs/test_$name.log") failed=[$(grep -- '--- FAIL' "$W/logs/test_$name.log" | awk '{print $3}' | tr '\n' ' ')]"

@@ -258,7 +258,8 @@ def cmd_report(a):
                      f"{v.get('max_abs_diff', 'n/a')} / {v.get('max_abs_ref', 'n/a')} / "
                      f"{v.get('argmax_agree', 'n/a')} | | |")
     gts = next((r for r in gt if isinstance(r, dict) and r.get("what") == "train"), {}) if isinstance(gt, list) else {}
-    row("LoRA train tokens/s (r16, all linear, seq 1024)", gts.get("tokens_per_second"), tt.get("tokens_per_second"))
+    shape = f"r{gts.get('rank', tt.get('rank'))}, all linear, seq {gts.get('seq', tt.get('seq'))}, batch {gts.get('batch', tt.get('batch'))}"
+    row(f"LoRA train tokens/s ({shape})", gts.get("tokens_per_second"), tt.get("tokens_per_second"))
     mem = rep["gpu_mem_mib"]
     row("LoRA train peak GPU memory, MiB (nvidia-smi, above idle)", mem.get("go_train"), mem.get("torch_train"), "{:.0f}")
     if isinstance(tt, dict) and "peak_allocated_bytes" in tt:
