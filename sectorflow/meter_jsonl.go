@@ -68,8 +68,9 @@ type JSONLMeterOptions struct {
 // JSONLMeter appends one JSON line per Usage record to a file and fsyncs it before Record
 // returns, so that a record is committed (survives a crash) exactly when Record returns nil. It
 // is idempotent on (Tenant, Kind, ID) across restarts: OpenJSONLMeter reads the log back and a
-// repeated Record of a committed key writes nothing. Safe for concurrent use by one process; two
-// processes must not append to the same file.
+// repeated Record of a committed key writes nothing. It keeps every key of the log in memory
+// (about a hundred bytes a record), so rotate to a new file per billing period. Safe for
+// concurrent use by one process; two processes must not append to the same file.
 //
 // Format: UTF-8 JSON objects (the json tags of Usage), one per line, each ending in "\n". A line
 // without its "\n" is not committed.

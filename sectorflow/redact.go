@@ -47,25 +47,26 @@ type RedactorOptions struct {
 // keys, vendor tokens, JWTs, Authorization headers, PEM private keys, credentials in URLs, and the
 // values of fields named like password, secret, token, api_key, client_secret or access_key in
 // key=value, YAML and JSON text) and by exact value (the registered secrets). It is immutable and
-// safe for concurrent use, and Redact is idempotent.
+// safe for concurrent use, and Redact is idempotent. The zero value (and a nil pointer) applies
+// the built-in patterns with no registered secrets.
 //
 // The kinds are listed by RedactionKinds. What it does not find: a bare secret with no
 // recognisable shape and no key name beside it (a 40-character AWS secret key alone on a line
 // looks like any base64 text) unless it is registered; a value on a line after its key (YAML block
 // scalars); secrets split by formatting, such as a token wrapped across two lines.
 type PatternRedactor struct {
-	patterns bool
-	needles  []needle
+	noPatterns bool
+	needles    []needle
 }
 
 // NewPatternRedactor returns a redactor with the built-in patterns and opts' secrets. It returns
 // an error wrapping ErrUnredactableSecret when a secret is shorter than MinSecretLength, only
 // whitespace, or a part of a "[REDACTED:<kind>]" marker.
 func NewPatternRedactor(opts *RedactorOptions) (*PatternRedactor, error) {
-	r := &PatternRedactor{patterns: true}
+	r := &PatternRedactor{}
 	var secrets []Secret
 	if opts != nil {
-		r.patterns = !opts.PatternsOff
+		r.noPatterns = opts.PatternsOff
 		secrets = opts.Secrets
 	}
 	return r.withSecrets(secrets)
@@ -78,7 +79,10 @@ func (r *PatternRedactor) WithSecrets(secrets ...Secret) (*PatternRedactor, erro
 }
 
 func (r *PatternRedactor) withSecrets(secrets []Secret) (*PatternRedactor, error) {
-	out := &PatternRedactor{patterns: r.patterns, needles: slices.Clone(r.needles)}
+	if r == nil {
+		r = &PatternRedactor{}
+	}
+	out := &PatternRedactor{noPatterns: r.noPatterns, needles: slices.Clone(r.needles)}
 	seen := map[string]bool{}
 	for _, n := range out.needles {
 		seen[n.text] = true
@@ -128,6 +132,9 @@ const maxPasses = 4
 // after several passes (only contrived input does that) is replaced whole by
 // "[REDACTED:unredactable]".
 func (r *PatternRedactor) Redact(s string) string {
+	if r == nil {
+		r = &PatternRedactor{}
+	}
 	out := s
 	for range maxPasses {
 		next, changed := r.pass(out)
@@ -152,7 +159,7 @@ func (r *PatternRedactor) pass(s string) (string, bool) {
 		return s, false
 	}
 	var spans []span
-	if r.patterns {
+	if !r.noPatterns {
 		spans = findPatterns(s, spans)
 	}
 	spans = r.findSecrets(s, spans)

@@ -6,7 +6,7 @@ import (
 )
 
 // fieldKeywords gate findFields: a field name worth a look contains one of them.
-var fieldKeywords = []string{"pass", "secret", "token", "key", "credential"}
+var fieldKeywords = []string{"pass", "secret", "token", "key", "credential", "cookie"}
 
 // keyNorm strips the separators of a field name.
 var keyNorm = strings.NewReplacer("_", "", "-", "", ".", "")
@@ -145,6 +145,10 @@ func classifyKey(key string) (string, fieldStrength) {
 			return "", notSecret
 		}
 		return kindToken, weakField
+	case strings.HasSuffix(norm, "cookie"):
+		return kindSecret, strongField // session cookies are bearer credentials
+	case norm == "authorization", strings.HasSuffix(norm, "proxyauthorization"):
+		return kindAuth, strongField
 	case strings.HasSuffix(norm, "credential"), strings.HasSuffix(norm, "credentials"):
 		return kindSecret, weakField
 	}

@@ -55,6 +55,8 @@ func TestRedactingHandlerRedactsEverything(t *testing.T) {
 		slog.Group("nested", "deep", slog.GroupValue(slog.String("deeper", secret))),
 		secret, "as key",
 		"count", 42,
+		"Authorization", "Bearer short",
+		"cookie", "sid=abc",
 	)
 	out := buf.String()
 	for _, leak := range []string{secret, fakeGitHub, fakeJWT, fakeAWSKeyID, "bare-value-no-shape",
@@ -77,6 +79,8 @@ func TestRedactingHandlerRedactsEverything(t *testing.T) {
 	require.Equal(t, map[string]any{"deep": map[string]any{"deeper": "[REDACTED:secret]"}}, job["nested"])
 	require.Equal(t, "[REDACTED:secret]", job["[REDACTED:secret]"], "the key is redacted, and names a secret")
 	require.Equal(t, float64(42), job["count"])
+	require.Equal(t, "[REDACTED:authorization]", job["Authorization"], "a short bearer token is caught by its key")
+	require.Equal(t, "[REDACTED:secret]", job["cookie"])
 }
 
 func TestRedactingHandlerKeepsCleanValues(t *testing.T) {

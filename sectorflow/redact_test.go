@@ -90,6 +90,7 @@ func TestPatternRedactorFormats(t *testing.T) {
 		{"cli flag", "run --api-key sk12345678 --steps 10", "run --api-key [REDACTED:api-key] --steps 10"},
 		{"header", "X-Api-Key: 0a1b2c3d4e5f", "X-Api-Key: [REDACTED:api-key]"},
 		{"passwd", "PGPASSWORD=pw123456 psql", "PGPASSWORD=[REDACTED:password] psql"},
+		{"cookie header", "Cookie: session=8f3a9c2d1e; theme=dark", "Cookie: [REDACTED:secret]"},
 		{"numeric password", `"password": 123456,`, `"password": [REDACTED:password],`},
 	}
 	r := newTestRedactor(t)
@@ -209,6 +210,16 @@ func TestRedactFixedPoint(t *testing.T) {
 	// A look-alike with an unknown kind is ordinary text.
 	r2 := newTestRedactor(t, "[REDACTED:zzz]")
 	require.Equal(t, "a [REDACTED:secret]", r2.Redact("a [REDACTED:zzz]"))
+}
+
+func TestPatternRedactorZeroValue(t *testing.T) {
+	var zero PatternRedactor
+	require.Equal(t, "k=[REDACTED:aws-access-key-id]", zero.Redact("k="+fakeAWSKeyID))
+	var nilR *PatternRedactor
+	require.Equal(t, "k=[REDACTED:aws-access-key-id]", nilR.Redact("k="+fakeAWSKeyID))
+	r, err := nilR.WithSecrets(NewSecret("abcd-secret"))
+	require.NoError(t, err)
+	require.Equal(t, "[REDACTED:secret]", r.Redact("abcd-secret"))
 }
 
 func TestRedactorFunc(t *testing.T) {

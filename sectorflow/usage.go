@@ -38,13 +38,13 @@ const (
 //     has ended, whatever the ending. Meters in this package are idempotent on that key, so a
 //     retried Record cannot bill twice.
 //   - A training job records TrainedTokens: the tokens of every optimizer step that completed
-//     (the loss-bearing and context tokens fed through the model, counted once per epoch), plus the
-//     tokens of evaluation passes in PromptTokens. A job that fails or is cancelled records the
+//     (every non-padding token fed through the model, each epoch counted again), plus the tokens
+//     of evaluation passes in PromptTokens. A job that fails or is cancelled records the
 //     tokens of the steps completed before it stopped (a partial step is not billed), with
 //     Outcome failed or cancelled. A job that fails before its first step records zero tokens, so
-//     the attempt is still visible. A job resumed from a checkpoint under the same ID is billed
-//     once, for all the steps of all its runs, by its final record; a resumed job under a new ID
-//     bills only the steps that run under that ID.
+//     the attempt is still visible. Resuming a job from a checkpoint is new work: the resumed run
+//     records under its own ID (for example the job id with a run suffix) and bills only the
+//     steps it ran, since the steps before the checkpoint were billed by the run that did them.
 //   - An inference request records PromptTokens (the prompt after the chat template, as fed to the
 //     model) and CompletionTokens (the tokens actually generated, stop tokens included, stop
 //     strings trimmed from the text still counted). A cancelled request (client gone, context

@@ -78,6 +78,9 @@ func runRedact(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	if err != nil {
 		return err
 	}
+	if stdin == nil {
+		stdin = strings.NewReader("")
+	}
 	w := sectorflow.NewJobLogWriter(stdout, r)
 	done := make(chan error, 1)
 	go func() {

@@ -71,6 +71,12 @@ func TestRedactCommand(t *testing.T) {
 	}
 }
 
+func TestRedactCommandNilStdin(t *testing.T) {
+	var out, errb bytes.Buffer
+	require.Equal(t, 0, runMain([]string{"redact"}, nil, &out, &errb), errb.String())
+	require.Empty(t, out.String())
+}
+
 // TestRedactCommandStreams: each line is written as soon as it is complete, before the input ends.
 func TestRedactCommandStreams(t *testing.T) {
 	pr, pw := io.Pipe()
