@@ -41,6 +41,12 @@ func newStepper(m *model.Model, set *loraSet, dropout float64) (*stepper, error)
 	return st, nil
 }
 
+// close releases the compiled programs.
+func (st *stepper) close() {
+	st.train.Finalize()
+	st.eval.Finalize()
+}
+
 // Program inputs: ids, positions, segments, labels [B, T] int32, rng state, then A and B of each
 // LoRA module, then the base weights in the model's order.
 const fixedInputs = 5

@@ -120,6 +120,7 @@ func train(ctx context.Context, m *model.Model, c *codec, dataPath, outDir strin
 	if err != nil {
 		return nil, err
 	}
+	defer t.st.close()
 	if o.Resume != "" {
 		if res.ResumedFrom, err = t.resume(o.Resume); err != nil {
 			return nil, err
