@@ -357,6 +357,11 @@ func (r *renderer) iterate(v any) ([]any, error) {
 		return out, nil
 	case Undefined:
 		return nil, nil
+	case *generator:
+		if x.err != nil {
+			return nil, x.err
+		}
+		return x.drain(), nil
 	}
 	return nil, fmt.Errorf("'%s' object is not iterable", typeName(v))
 }
@@ -776,6 +781,17 @@ func contains(container, item any) (bool, error) {
 		return ok, nil
 	case Undefined:
 		return false, nil
+	case *generator: // consumes up to the match, as Python does
+		if c.err != nil {
+			return false, c.err
+		}
+		for c.pos < len(c.items) {
+			c.pos++
+			if equal(c.items[c.pos-1], item) {
+				return true, nil
+			}
+		}
+		return false, nil
 	}
 	return false, fmt.Errorf("argument of type '%s' is not iterable", typeName(container))
 }
@@ -929,8 +945,11 @@ func (r *renderer) evalSlice(obj any, sl *sliceExpr, sc *scope) (any, error) {
 		return string(out), nil
 	case Undefined:
 		return nil, undefinedError(o)
+	case *Dict:
+		return nil, fmt.Errorf("unhashable type: 'slice'")
 	}
-	return Undefined{name: "slice", obj: obj, hasObj: true, isItem: true}, nil
+	// Jinja2 compiles slices to plain Python subscripts: no undefined fallback.
+	return nil, fmt.Errorf("'%s' object is not subscriptable", typeName(obj))
 }
 
 // sliceIndices is Python's slice.indices followed by range().

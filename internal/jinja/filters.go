@@ -1,6 +1,7 @@
 package jinja
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"regexp"
@@ -81,6 +82,26 @@ func init() {
 			return int64(len(wordRe.FindAllString(r.str(v), -1))), nil
 		},
 	}
+	// In Python these return iterators, not lists.
+	for name, kind := range map[string]string{"map": "generator", "select": "generator", "reject": "generator",
+		"selectattr": "generator", "rejectattr": "generator", "unique": "generator", "batch": "generator",
+		"slice": "generator", "items": "generator"} {
+		filters[name] = lazy(filters[name], kind)
+	}
+	reverse := filters["reverse"]
+	filters["reverse"] = func(r *renderer, v any, a []any, kw *Dict) (any, error) {
+		out, err := reverse(r, v, a, kw)
+		if err != nil {
+			return nil, err
+		}
+		switch v.(type) {
+		case []any, Tuple: // reversed(list) is an iterator; other inputs become a list
+			return &generator{kind: "list_reverseiterator", items: out.([]any)}, nil
+		case *Dict:
+			return &generator{kind: "dict_reversekeyiterator", items: out.([]any)}, nil
+		}
+		return out, nil
+	}
 	tests = map[string]testFunc{
 		"boolean":     func(r *renderer, v any, a []any, kw *Dict) (bool, error) { _, ok := v.(bool); return ok, nil },
 		"callable":    testCallable,
@@ -140,6 +161,29 @@ func init() {
 		"namespace": &Function{Name: "namespace", Fn: globalNamespace},
 		"cycler":    &Function{Name: "cycler", Fn: globalCycler},
 		"joiner":    &Function{Name: "joiner", Fn: globalJoiner},
+	}
+}
+
+// unaryTests take no argument besides the tested value.
+var unaryTests = map[string]bool{"boolean": true, "callable": true, "defined": true, "escaped": true, "even": true,
+	"false": true, "float": true, "integer": true, "iterable": true, "lower": true, "mapping": true, "none": true,
+	"number": true, "odd": true, "sequence": true, "string": true, "true": true, "undefined": true, "upper": true}
+
+// lazy makes a list-returning filter return a single-use iterator, as its Python version does.
+func lazy(f filterFunc, kind string) filterFunc {
+	return func(r *renderer, v any, a []any, kw *Dict) (any, error) {
+		out, err := f(r, v, a, kw)
+		if err != nil {
+			var je *Error
+			if errors.As(err, &je) {
+				return nil, err // limits stay immediate
+			}
+			return &generator{kind: kind, err: err}, nil
+		}
+		if l, ok := out.([]any); ok {
+			return &generator{kind: kind, items: l}, nil
+		}
+		return out, nil
 	}
 }
 
@@ -346,6 +390,9 @@ func (r *renderer) applyTest(name string, v any, args []any, kw *Dict) (bool, er
 	if fn == nil {
 		return false, pyErrorf("No test named '%s' found.", name)
 	}
+	if unaryTests[name] && len(args)+kw.Len() > 0 {
+		return false, fmt.Errorf("test_%s() takes 1 positional argument but %d were given", name, 1+len(args)+kw.Len())
+	}
 	return fn(r, v, args, kw)
 }
 
@@ -368,6 +415,9 @@ func filterAbs(r *renderer, v any, a []any, kw *Dict) (any, error) {
 	}
 	if f, ok := v.(float64); ok {
 		return math.Abs(f), nil
+	}
+	if u, ok := v.(Undefined); ok {
+		return nil, undefinedError(u)
 	}
 	return nil, fmt.Errorf("bad operand type for abs(): '%s'", typeName(v))
 }
@@ -489,6 +539,16 @@ func filterEscape(r *renderer, v any, a []any, kw *Dict) (any, error) {
 }
 
 func filterFirst(r *renderer, v any, a []any, kw *Dict) (any, error) {
+	if g, ok := v.(*generator); ok {
+		if g.err != nil {
+			return nil, g.err
+		}
+		if g.pos >= len(g.items) {
+			return Undefined{name: "first"}, nil
+		}
+		g.pos++
+		return g.items[g.pos-1], nil
+	}
 	items, err := r.iterate(v)
 	if err != nil {
 		return nil, err
@@ -500,8 +560,9 @@ func filterFirst(r *renderer, v any, a []any, kw *Dict) (any, error) {
 }
 
 func filterLast(r *renderer, v any, a []any, kw *Dict) (any, error) {
-	if _, ok := v.(*Dict); ok {
-		return nil, fmt.Errorf("'dict' object is not reversible")
+	switch v.(type) {
+	case *Dict, *generator:
+		return nil, fmt.Errorf("'%s' object is not reversible", typeName(v))
 	}
 	items, err := r.iterate(v)
 	if err != nil {
@@ -516,6 +577,8 @@ func filterLast(r *renderer, v any, a []any, kw *Dict) (any, error) {
 func filterFloat(r *renderer, v any, a []any, kw *Dict) (any, error) {
 	def := arg(a, kw, 0, "default", 0.0)
 	switch x := v.(type) {
+	case Undefined:
+		return nil, undefinedError(x) // float(Undefined) raises, it is not a ValueError
 	case float64:
 		return x, nil
 	case int64:
@@ -552,6 +615,8 @@ func filterInt(r *renderer, v any, a []any, kw *Dict) (any, error) {
 	def := arg(a, kw, 0, "default", int64(0))
 	base, _ := asInt(arg(a, kw, 1, "base", int64(10)))
 	switch x := v.(type) {
+	case Undefined:
+		return nil, undefinedError(x)
 	case int64:
 		return x, nil
 	case bool:
@@ -650,6 +715,15 @@ func filterIndent(r *renderer, v any, a []any, kw *Dict) (any, error) {
 			ind = strings.Repeat(" ", int(n))
 		}
 	}
+	if _, ok := v.(string); !ok {
+		if u, isU := v.(Undefined); isU {
+			return nil, undefinedError(u)
+		}
+		if _, isList := v.([]any); isList { // list += "\n" extends the list; splitlines then fails
+			return nil, fmt.Errorf("'list' object has no attribute 'splitlines'")
+		}
+		return nil, fmt.Errorf("unsupported operand type(s) for +=: '%s' and 'str'", typeName(v))
+	}
 	s := r.str(v) + "\n"
 	lines := pySplitlines(s, false)
 	if err := r.checkLen(len(s) + len(lines)*len(ind)); err != nil {
@@ -728,8 +802,6 @@ func filterLength(r *renderer, v any, a []any, kw *Dict) (any, error) {
 		return int64(x.Len()), nil
 	case Undefined:
 		return int64(0), nil
-	case *Namespace:
-		return int64(x.attrs.Len()), nil
 	}
 	return nil, fmt.Errorf("object of type '%s' has no len()", typeName(v))
 }
@@ -1049,7 +1121,7 @@ func filterSort(r *renderer, v any, a []any, kw *Dict) (any, error) {
 var (
 	tagRe   = regexp.MustCompile(`(?s)<!--.*?-->|<[^>]*>`)
 	spaceRe = regexp.MustCompile(`\s+`)
-	wordRe  = regexp.MustCompile(`\w+`)
+	wordRe  = regexp.MustCompile(`[\p{L}\p{N}_]+`) // Python's unicode \w
 )
 
 func filterStriptags(r *renderer, v any, a []any, kw *Dict) (any, error) {
@@ -1103,6 +1175,21 @@ func pyStrip(s string, chars any, left, right bool) (string, error) {
 }
 
 func filterTruncate(r *renderer, v any, a []any, kw *Dict) (any, error) {
+	if _, ok := v.(string); !ok {
+		// Python measures len(value) first: short sequences come back unchanged.
+		n, err := filterLength(r, v, nil, nil)
+		if err != nil {
+			return nil, err
+		}
+		length, _ := asInt(arg(a, kw, 0, "length", int64(255)))
+		leeway, ok := asInt(arg(a, kw, 3, "leeway", int64(5)))
+		if !ok {
+			leeway = 5
+		}
+		if n.(int64) <= length+leeway {
+			return v, nil
+		}
+	}
 	s := r.str(v)
 	length, _ := asInt(arg(a, kw, 0, "length", int64(255)))
 	killwords := truthy(arg(a, kw, 1, "killwords", false))
@@ -1244,6 +1331,13 @@ func cmpTest(op string) testFunc {
 }
 
 func parity(v any, want int64) (bool, error) {
+	if f, ok := v.(float64); ok {
+		m := math.Mod(f, 2)
+		if m < 0 {
+			m += 2
+		}
+		return m == float64(want), nil
+	}
 	i, ok := asInt(v)
 	if !ok {
 		if u, isU := v.(Undefined); isU {
@@ -1264,7 +1358,7 @@ func testIn(r *renderer, v any, a []any, kw *Dict) (bool, error) {
 
 func testIterable(r *renderer, v any, a []any, kw *Dict) (bool, error) {
 	switch v.(type) {
-	case string, []any, Tuple, *Dict, Undefined:
+	case string, []any, Tuple, *Dict, Undefined, *generator:
 		return true, nil
 	}
 	return false, nil

@@ -920,8 +920,8 @@ func (p *parser) parsePostfix(x expr) (expr, error) {
 			}
 			p.next()
 			switch len(keys) {
-			case 0:
-				return nil, p.errorf(t.line, "expected a subscript, found ']'")
+			case 0: // x[] is x[()] in Jinja2
+				x = &getItemExpr{pos{t.line}, x, &tupleExpr{pos{t.line}, nil}}
 			case 1:
 				x = &getItemExpr{pos{t.line}, x, keys[0]}
 			default:

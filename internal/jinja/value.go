@@ -36,6 +36,22 @@ func (u Undefined) message() string {
 	return fmt.Sprintf("%s has no attribute '%s'", objectTypeRepr(u.obj), u.name)
 }
 
+// generator is a single-use iterator, what Jinja2's map, select, unique, batch, items, reverse
+// and friends return in Python: always true, no length, and a second loop over it is empty.
+type generator struct {
+	kind  string // Python's type name: "generator", "list_reverseiterator", ...
+	items []any
+	pos   int
+	err   error // raised when consumed: Python runs the filter lazily
+}
+
+// next consumes all remaining items.
+func (g *generator) drain() []any {
+	rest := g.items[g.pos:]
+	g.pos = len(g.items)
+	return rest
+}
+
 // Namespace is the mutable object that namespace() creates; {% set ns.x = ... %} assigns to it.
 type Namespace struct {
 	attrs *Dict
@@ -187,6 +203,8 @@ func typeName(v any) string {
 		return "LoopContext"
 	case *Function, *boundMethod:
 		return "builtin_function_or_method"
+	case *generator:
+		return v.(*generator).kind
 	}
 	return fmt.Sprintf("%T", v)
 }
@@ -445,6 +463,8 @@ func writeRepr(b *strings.Builder, v any, quoteStrings bool, depth, limit int) {
 		b.WriteString("<Macro '" + x.node.name + "'>")
 	case *loopContext:
 		fmt.Fprintf(b, "<LoopContext %d/%d>", x.index0+1, len(x.items))
+	case *generator:
+		b.WriteString("<" + x.kind + " object>")
 	case *Function:
 		b.WriteString("<built-in function " + x.Name + ">")
 	case *boundMethod:
