@@ -52,10 +52,13 @@ type JobLogWriter struct {
 }
 
 // NewJobLogWriter returns a writer that redacts with r and writes to w. A nil r means a
-// PatternRedactor with no registered secrets.
+// PatternRedactor with no registered secrets; a nil w discards the output.
 func NewJobLogWriter(w io.Writer, r Redactor) *JobLogWriter {
 	if r == nil {
 		r = defaultRedactor()
+	}
+	if w == nil {
+		w = io.Discard
 	}
 	return &JobLogWriter{w: w, r: r}
 }

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"net/url"
 	"os"
 	"slices"
+	"sync"
 	"strings"
 	"testing"
 	"time"
@@ -161,6 +163,31 @@ func TestJobLogWriterLongLinesAndBlocks(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, w.Close())
 	require.Equal(t, "[REDACTED:private-key]\n after\nnext\n", out.String())
+}
+
+func TestJobLogWriterConcurrentWriters(t *testing.T) {
+	var out bytes.Buffer
+	w := NewJobLogWriter(&out, newTestRedactor(t, "concurrent-secret"))
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 50 {
+				_, err := fmt.Fprintf(w, "worker %d line %d concurrent-secret\n", g, i)
+				require.NoError(t, err)
+			}
+		})
+	}
+	wg.Wait()
+	require.NoError(t, w.Close())
+	lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+	require.Len(t, lines, 400)
+	for _, l := range lines {
+		require.Regexp(t, `^worker \d line \d+ \[REDACTED:secret\]$`, l)
+	}
+	discardW := NewJobLogWriter(nil, nil)
+	_, err := discardW.Write([]byte("dropped\n"))
+	require.NoError(t, err, "a nil writer discards")
+	require.NoError(t, discardW.Close())
 }
 
 type failWriter struct{ n int }

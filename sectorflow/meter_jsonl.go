@@ -183,14 +183,14 @@ func (m *JSONLMeter) Record(ctx context.Context, u Usage) error {
 	if m.f == nil {
 		return fmt.Errorf("record usage: %s: %w", m.path, os.ErrClosed)
 	}
-	if m.broken != nil {
-		return fmt.Errorf("record usage: %s unusable after an earlier failure: %w", m.path, m.broken)
-	}
 	if prev, ok := m.seen[u.key()]; ok {
 		if err := sameBilling(prev, u); err != nil {
 			return fmt.Errorf("record usage: %w", err)
 		}
 		return nil
+	}
+	if m.broken != nil {
+		return fmt.Errorf("record usage: log unusable after an earlier failure: %w", m.broken)
 	}
 	_, werr := m.f.Write(line)
 	if werr == nil {

@@ -361,3 +361,30 @@ func BenchmarkJSONLMeterRecord(b *testing.B) {
 		}
 	}
 }
+
+func TestJSONLMeterOpenErrors(t *testing.T) {
+	dir := t.TempDir()
+	_, err := OpenJSONLMeter(context.Background(), dir, nil)
+	require.ErrorContains(t, err, "open usage log")
+	_, err = OpenJSONLMeter(context.Background(), filepath.Join(dir, "missing", "usage.jsonl"), nil)
+	require.ErrorIs(t, err, os.ErrNotExist)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err = OpenJSONLMeter(ctx, filepath.Join(dir, "usage.jsonl"), nil)
+	require.ErrorIs(t, err, context.Canceled)
+}
+
+// TestJSONLMeterWriteFailureRefusesMore: when a write fails and the partial line cannot be cut
+// off, the meter refuses further records instead of appending after garbage.
+func TestJSONLMeterWriteFailureRefusesMore(t *testing.T) {
+	ctx := context.Background()
+	m, err := OpenJSONLMeter(ctx, filepath.Join(t.TempDir(), "usage.jsonl"), nil)
+	require.NoError(t, err)
+	require.NoError(t, m.Record(ctx, sampleUsage("ok")))
+	require.NoError(t, m.f.Close()) // the file goes away under the meter
+	err = m.Record(ctx, sampleUsage("lost"))
+	require.ErrorContains(t, err, "append to")
+	err = m.Record(ctx, sampleUsage("later"))
+	require.ErrorContains(t, err, "unusable after an earlier failure")
+	require.ErrorIs(t, m.Record(ctx, sampleUsage("ok")), nil, "a committed key is still a no-op")
+}

@@ -18,10 +18,13 @@ type RedactingHandler struct {
 }
 
 // NewRedactingHandler wraps inner so that every record passes through r first. A nil r means
-// a PatternRedactor with no registered secrets.
+// a PatternRedactor with no registered secrets; a nil inner discards the records.
 func NewRedactingHandler(inner slog.Handler, r Redactor) *RedactingHandler {
 	if r == nil {
 		r = defaultRedactor()
+	}
+	if inner == nil {
+		inner = slog.DiscardHandler
 	}
 	return &RedactingHandler{inner: inner, r: r}
 }
