@@ -26,6 +26,7 @@ type fakeRunner struct {
 	adapters map[int]int          // device slot -> adapter id
 	uploads  []int                // adapter ids uploaded, in order
 	steps    int                  // steps run
+	moves    int                  // slots moved
 	rowsSeen map[int]int          // slot -> rows run, for the cancellation test
 	gate     chan struct{}        // when set, each step waits for a value
 	failOn   int                  // a token id whose presence makes the step fail (0: never)
@@ -84,6 +85,21 @@ func fakeLogits(seq []int, adapter int) []float32 {
 		l[i] = -0.5 * float32(d)
 	}
 	return l
+}
+
+func (f *fakeRunner) move(moves map[int]int) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	old := map[int][]int{}
+	for from := range moves {
+		old[from] = f.cache[from]
+		delete(f.cache, from)
+	}
+	for from, to := range moves {
+		f.cache[to] = old[from]
+		f.moves++
+	}
+	return nil
 }
 
 func (f *fakeRunner) setAdapter(slot int, w *adapterWeights) error {
@@ -580,4 +596,34 @@ func TestEngineLogprobs(t *testing.T) {
 	res, err = e.Generate(t.Context(), &Request{PromptIDs: []int{1}, MaxTokens: 2})
 	require.NoError(t, err)
 	require.Nil(t, res.Logprobs)
+}
+
+func TestEngineCompactsSlots(t *testing.T) {
+	f := newFakeRunner(4)
+	f.gate = make(chan struct{})
+	e := newTestEngine(t, f, nil)
+	lengths := []int{2, 3, 4, 30}
+	results := make([][]int, len(lengths))
+	var wg sync.WaitGroup
+	for i, n := range lengths {
+		wg.Go(func() {
+			res, err := e.Generate(context.Background(), &Request{PromptIDs: []int{i + 1}, MaxTokens: n, IgnoreEOS: true})
+			if err == nil {
+				results[i] = res.TokenIDs
+			}
+		})
+	}
+	require.Eventually(t, func() bool {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		return len(e.waiting)+int(e.running.Load()) == len(lengths)
+	}, 5*time.Second, time.Millisecond)
+	close(f.gate)
+	wg.Wait()
+	for i, n := range lengths {
+		require.Equal(t, expectGreedy([]int{i + 1}, 0, n, nil), results[i], "request %d", i)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	require.Positive(t, f.moves, "the long request was moved to a lower slot")
 }

@@ -200,6 +200,7 @@ func TestChatPrompt(t *testing.T) {
 type pacedRunner struct {
 	*modelRunner
 	mixed atomic.Int32
+	moves atomic.Int32
 }
 
 func (p *pacedRunner) step(rows []stepRow) ([][]float32, error) {
@@ -213,6 +214,11 @@ func (p *pacedRunner) step(rows []stepRow) ([][]float32, error) {
 		p.mixed.Add(1)
 	}
 	return p.modelRunner.step(rows)
+}
+
+func (p *pacedRunner) move(moves map[int]int) error {
+	p.moves.Add(int32(len(moves)))
+	return p.modelRunner.move(moves)
 }
 
 // TestJoinWhileDecoding: requests that join a running batch (their prompts prefilled as a
@@ -255,4 +261,20 @@ func TestJoinWhileDecoding(t *testing.T) {
 	}
 	require.Equal(t, alone[long], longIDs)
 	require.GreaterOrEqual(t, run.mixed.Load(), int32(3), "steps that prefilled while decoding")
+
+	// A short request in slot 0 and a long one in slot 1: when the short one ends, the long one
+	// moves to slot 0 (the cache shrinks to one row) and still gives what it gives alone.
+	run.moves.Store(0)
+	var wg sync.WaitGroup
+	var short, longer *Result
+	var errShort, errLong error
+	wg.Go(func() { short, errShort = e.Generate(context.Background(), joiners[1]) })
+	time.Sleep(time.Millisecond)
+	wg.Go(func() { longer, errLong = e.Generate(context.Background(), long) })
+	wg.Wait()
+	require.NoError(t, errShort)
+	require.NoError(t, errLong)
+	require.Equal(t, alone[joiners[1]], short.TokenIDs)
+	require.Equal(t, alone[long], longer.TokenIDs)
+	require.Positive(t, run.moves.Load(), "the long request moved to slot 0")
 }

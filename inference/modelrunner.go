@@ -261,8 +261,8 @@ func (r *modelRunner) ensureRows(rows int) error {
 	if rows == r.rows {
 		return nil
 	}
-	spec := r.spec
 	if r.cache == nil {
+		spec := r.spec
 		r.cache = make([]*tensors.Tensor, 2*spec.Layers)
 		for i := range r.cache {
 			r.cache[i] = tensors.FromShape(shapes.Make(dtypes.Float32, rows, spec.KVHeads, r.S, spec.HeadDim))
@@ -270,6 +270,22 @@ func (r *modelRunner) ensureRows(rows int) error {
 		r.rows = rows
 		return nil
 	}
+	return r.remap(rows, nil)
+}
+
+// move relocates the cache rows of slots (from -> to), so the scheduler can pack running
+// requests into low slots and the cache can shrink.
+func (r *modelRunner) move(moves map[int]int) error {
+	if r.cache == nil || len(moves) == 0 {
+		return nil
+	}
+	return r.remap(r.rows, moves)
+}
+
+// remap rebuilds the cache with rows rows: new row i is old row i, or old row from for a move
+// from -> i; rows beyond the old size copy row 0 (stale content that the mask hides until the
+// row's next request overwrites it).
+func (r *modelRunner) remap(rows int, moves map[int]int) error {
 	if r.resize == nil {
 		e, err := graph.NewExec(r.backend, func(in []*graph.Node) []*graph.Node {
 			idx := in[0] // [rows, 1]: the old row each new row comes from
@@ -289,7 +305,13 @@ func (r *modelRunner) ensureRows(rows int) error {
 	for i := range idx {
 		if i < r.rows {
 			idx[i] = int32(i)
-		} // new rows copy row 0: their stale content is hidden by the mask and overwritten
+		}
+	}
+	for from, to := range moves {
+		if from < 0 || from >= r.rows || to < 0 || to >= rows {
+			return fmt.Errorf("move cache row %d to %d: out of range (rows %d)", from, to, r.rows)
+		}
+		idx[to] = int32(from)
 	}
 	args := []any{tensors.FromFlatDataAndDimensions(idx, rows, 1)}
 	for _, c := range r.cache {

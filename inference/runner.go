@@ -10,6 +10,9 @@ type runner interface {
 	// setAdapter installs adapter weights into device adapter slot (1..maxAdapters); nil clears
 	// the slot. Slot 0 always means "no adapter".
 	setAdapter(slot int, w *adapterWeights) error
+	// move relocates the KV cache of running requests between slots (from -> to); every target
+	// slot is free, and the sources are free afterwards.
+	move(moves map[int]int) error
 }
 
 // stepRow is one request's share of a step.

@@ -90,6 +90,7 @@ func (e *Engine) loop() {
 		if nActive == 0 {
 			continue
 		}
+		e.compact(active, nActive, endJob)
 
 		rows := make([]stepRow, 0, nActive)
 		jobs := make([]*job, 0, nActive)
@@ -136,6 +137,53 @@ func (e *Engine) loop() {
 			}
 		}
 	}
+}
+
+// compact moves running requests from high slots into free low ones when that lets the runner
+// use a smaller batch bucket, so a lone survivor of a large batch does not keep paying for it.
+func (e *Engine) compact(active []*job, nActive int, endJob func(*job)) {
+	high := len(active) - 1
+	for high >= 0 && active[high] == nil {
+		high--
+	}
+	if bucketOf(high+1) <= bucketOf(nActive) {
+		return
+	}
+	moves := map[int]int{}
+	var moved []*job
+	free := 0
+	for s := high; s >= nActive; s-- {
+		j := active[s]
+		if j == nil {
+			continue
+		}
+		for active[free] != nil {
+			free++
+		}
+		moves[s] = free
+		active[free], active[s] = j, nil
+		j.slot = free
+		moved = append(moved, j)
+	}
+	if err := e.safeMove(moves); err != nil {
+		e.opts.Logger.Error("inference: moving cache slots failed", "err", err)
+		for _, j := range moved {
+			j.fail(err, j.usageNow())
+			endJob(j)
+		}
+	}
+}
+
+// bucketOf is the power-of-two batch bucket of n rows.
+func bucketOf(n int) int { return pow2(n, 1<<30) }
+
+func (e *Engine) safeMove(moves map[int]int) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: %v", errStep, r)
+		}
+	}()
+	return e.run.move(moves)
 }
 
 // safeStep runs one step, turning a panic inside the compute library into an error so that one
