@@ -262,6 +262,9 @@ def cmd_report(a):
     row(f"LoRA train tokens/s ({shape})", gts.get("tokens_per_second"), tt.get("tokens_per_second"))
     mem = rep["gpu_mem_mib"]
     row("LoRA train peak GPU memory, MiB (nvidia-smi, above idle)", mem.get("go_train"), mem.get("torch_train"), "{:.0f}")
+    if isinstance(mem.get("go_train"), (int, float)) and mem["go_train"] > 90000:
+        lines.append("| note | the Go figure is near the XLA allocator's default pool (75% of the card): "
+                     "the plugin ignored XLA_PYTHON_CLIENT_PREALLOCATE=false, so it is not the memory used | | |")
     if isinstance(tt, dict) and "peak_allocated_bytes" in tt:
         lines.append(f"| torch.cuda.max_memory_allocated, MiB | | {tt['peak_allocated_bytes'] / 2**20:.0f} | |")
     gdec = {}
