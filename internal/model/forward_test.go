@@ -264,3 +264,51 @@ func TestSelectPositions(t *testing.T) {
 	got := [][]float32{flat[:s.VocabSize], flat[s.VocabSize:]}
 	require.Less(t, maxAbsDiff(t, [][]float32{want.Logits[T-1], want.Logits[4]}, got), 1e-4)
 }
+
+// TestPackedSequences packs two prompts into one row (positions restart, a block-diagonal mask
+// from SameSegmentMask and CausalMask) and compares each with the reference: causal logits of a
+// prefix are the reference's first rows.
+func TestPackedSequences(t *testing.T) {
+	for _, name := range []string{"llama", "qwen3"} {
+		t.Run(name, func(t *testing.T) {
+			dir := filepath.Join(modelsDir, name)
+			m := loadModel(t, name)
+			s := m.Spec
+			want := readExpected(t, dir, "logits.json")
+			a, b := 7, 8
+			ids := append(append([]int32{}, want.IDs[:a]...), want.IDs[:b]...)
+			pos := append(seq(0, a), seq(0, b)...)
+			segs := make([]int32, a+b)
+			for i := a; i < a+b; i++ {
+				segs[i] = 1
+			}
+			T := a + b
+			args := []any{
+				tensors.FromFlatDataAndDimensions(ids, 1, T),
+				tensors.FromFlatDataAndDimensions(pos, 1, T),
+				tensors.FromFlatDataAndDimensions(segs, 1, T),
+			}
+			for _, w := range m.weights {
+				args = append(args, w)
+			}
+			exec, err := graph.NewExec(m.backend, func(in []*graph.Node) *graph.Node {
+				w := s.WeightsFromNodes(in[3:])
+				mask := graph.LogicalAnd(CausalMask(in[1], in[1], nil), SameSegmentMask(in[2], in[2]))
+				out := s.Forward(w, Inputs{IDs: in[0], Positions: in[1], Mask: mask})
+				return s.LMHead(w, out.Hidden)
+			})
+			require.NoError(t, err)
+			defer exec.Finalize()
+			outs, err := exec.Exec(args...)
+			require.NoError(t, err)
+			flat := tensors.MustCopyFlatData[float32](outs[0])
+			V := s.VocabSize
+			got := make([][]float32, T)
+			for i := range T {
+				got[i] = flat[i*V : (i+1)*V]
+			}
+			expected := append(append([][]float32{}, want.Logits[:a]...), want.Logits[:b]...)
+			require.Less(t, maxAbsDiff(t, expected, got), 1e-4)
+		})
+	}
+}
