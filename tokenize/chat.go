@@ -216,8 +216,9 @@ func (e *TemplateError) Error() string { return e.Message }
 // tokenizer_config.json), rendered as transformers' apply_chat_template(..., tokenize=False)
 // does. It is safe for concurrent use.
 type ChatTemplate struct {
-	tmpl    *jinja.Template
-	special map[string]any
+	tmpl            *jinja.Template
+	special         map[string]any
+	mentionsContent bool // the source contains "content", which ContinueFinalMessage needs
 }
 
 // specialTokenNames are the special_tokens_map keys transformers passes to templates.
@@ -266,7 +267,7 @@ func NewChatTemplate(src string, specialTokens map[string]any) (*ChatTemplate, e
 			special["additional_special_tokens"] = names
 		}
 	}
-	return &ChatTemplate{tmpl: t, special: special}, nil
+	return &ChatTemplate{tmpl: t, special: special, mentionsContent: strings.Contains(src, "content")}, nil
 }
 
 // tokenContentString accepts a token as a string or an AddedToken object with "content".
@@ -296,9 +297,16 @@ type ChatOptions struct {
 	AddGenerationPrompt bool
 	Tools               []any          // nil -> template sees None
 	Vars                map[string]any // extra template variables (e.g. enable_thinking)
+	// ContinueFinalMessage renders the conversation so that it ends inside the final message,
+	// without its end-of-turn marker, for the model to continue it (prefill), as transformers'
+	// continue_final_message does. It cannot be combined with AddGenerationPrompt.
+	ContinueFinalMessage bool
 	// Now is the clock of strftime_now; nil means time.Now.
 	Now func() time.Time
 }
+
+// continueTag is transformers' sentinel for continue_final_message, trailing space included.
+const continueTag = "CONTINUE_FINAL_MESSAGE_TAG "
 
 // reservedChatVars are the variables Render sets itself; Vars may not override them, as
 // Python would reject a duplicate keyword argument.
@@ -323,6 +331,16 @@ func (c *ChatTemplate) Render(msgs []Message, opts *ChatOptions) (string, error)
 			return "", fmt.Errorf("render chat template: message %d: %w", i, err)
 		}
 		list[i] = d
+	}
+	var finalText string
+	if o.ContinueFinalMessage {
+		if o.AddGenerationPrompt {
+			return "", fmt.Errorf("render chat template: ContinueFinalMessage and AddGenerationPrompt are not compatible: continue the final message, or prompt a new assistant message")
+		}
+		var err error
+		if finalText, err = c.tagFinalMessage(list); err != nil {
+			return "", fmt.Errorf("render chat template: %w", err)
+		}
 	}
 	vars["messages"] = list
 	vars["documents"] = nil
@@ -371,7 +389,63 @@ func (c *ChatTemplate) Render(msgs []Message, opts *ChatOptions) (string, error)
 		}
 		return "", fmt.Errorf("render chat template: %w", err)
 	}
+	if o.ContinueFinalMessage {
+		return cutAtContinueTag(out, finalText)
+	}
 	return out, nil
+}
+
+// tagFinalMessage appends continueTag to the final message's text (its content string, or the
+// text of its last text part) and returns that text as it was.
+func (c *ChatTemplate) tagFinalMessage(list []any) (string, error) {
+	if len(list) == 0 {
+		return "", fmt.Errorf("ContinueFinalMessage needs a final message, found an empty conversation")
+	}
+	if !c.mentionsContent {
+		return "", fmt.Errorf("ContinueFinalMessage: the chat template never reads \"content\"")
+	}
+	last := list[len(list)-1].(*jinja.Dict)
+	content, _ := last.Get("content")
+	switch x := content.(type) {
+	case string:
+		last.Set("content", x+continueTag)
+		return x, nil
+	case []any:
+		for i := len(x) - 1; i >= 0; i-- {
+			part, ok := x[i].(*jinja.Dict)
+			if !ok {
+				continue
+			}
+			if text, ok := part.Get("text"); ok {
+				s, isStr := text.(string)
+				if !isStr {
+					return "", fmt.Errorf("ContinueFinalMessage: the final message's text part is a %T, want a string", text)
+				}
+				part.Set("text", s+continueTag)
+				return s, nil
+			}
+		}
+		return "", fmt.Errorf("ContinueFinalMessage: the final message has no text part to continue")
+	case nil:
+		return "", fmt.Errorf("ContinueFinalMessage: the final message has no \"content\" to continue")
+	}
+	return "", fmt.Errorf("ContinueFinalMessage: the final message's content is a %T, want a string or a list of parts", content)
+}
+
+// cutAtContinueTag ends the rendering where the tagged final message ends, as transformers
+// does: at the tag when the template kept it intact, else before it with trailing whitespace
+// removed (the template trimmed the content).
+func cutAtContinueTag(out, finalText string) (string, error) {
+	bare := strings.TrimSpace(continueTag)
+	stripped := strings.TrimFunc(finalText, jinja.IsSpace)
+	loc := strings.LastIndex(out, bare)
+	if loc < 0 || !strings.Contains(out, stripped) {
+		return "", fmt.Errorf("render chat template: ContinueFinalMessage: the final message does not appear in the rendering (the template rewrites it), so it cannot be continued")
+	}
+	if strings.HasPrefix(out[loc:], continueTag) {
+		return out[:loc], nil
+	}
+	return strings.TrimRightFunc(out[:loc], jinja.IsSpace), nil
 }
 
 // Span is the byte range [Start, End) of the rendering that belongs to assistant message
@@ -405,12 +479,14 @@ func (e *SpanError) Error() string {
 // P = render(msgs[:i], generation prompt) and F = render(msgs[:i+1]), the span is
 // [len(P), len(F)). This needs i > 0, a non-empty generation prompt, F starting with P, and the
 // full rendering starting with F (later messages do not rewrite turn i); otherwise the error is
-// a *SpanError naming the message and the failed check. opts.AddGenerationPrompt is ignored.
+// a *SpanError naming the message and the failed check. opts.AddGenerationPrompt and
+// opts.ContinueFinalMessage are ignored.
 func (c *ChatTemplate) AssistantSpans(msgs []Message, opts *ChatOptions) (string, []Span, error) {
 	var o ChatOptions
 	if opts != nil {
 		o = *opts
 	}
+	o.ContinueFinalMessage = false
 	render := func(ms []Message, gen bool) (string, error) {
 		o.AddGenerationPrompt = gen
 		return c.Render(ms, &o)

@@ -265,3 +265,49 @@ func TestDecodedContentKeepsKeyOrder(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "[{'text': 'b', 'type': 'text'}]|False;", out)
 }
+
+func TestContinueFinalMessage(t *testing.T) {
+	chatml, err := NewChatTemplate(chatMLTemplate, nil)
+	require.NoError(t, err)
+	trimming, err := NewChatTemplate("{% for m in messages %}<{{ m.role }}>{{ m.content|trim }}</s>{% endfor %}", nil)
+	require.NoError(t, err)
+	parts, err := NewChatTemplate("{% for m in messages %}{% if m.content is string %}{{ m.content }}{% else %}{% for p in m.content %}[{{ p.type }}:{{ p.text }}]{% endfor %}{% endif %};{% endfor %}", nil)
+	require.NoError(t, err)
+	upper, err := NewChatTemplate("{% for m in messages %}{{ m.content|upper }};{% endfor %}", nil)
+	require.NoError(t, err)
+	noContent, err := NewChatTemplate("{% for m in messages %}{{ m.role }}{% endfor %}", nil)
+	require.NoError(t, err)
+	prefill := []Message{{Role: "user", Content: " hi "}, {Role: "assistant", Content: "Sure, "}}
+	tests := []struct {
+		name string
+		ct   *ChatTemplate
+		msgs []Message
+		gen  bool
+		want string
+		err  string
+	}{
+		{"template keeps spacing", chatml, prefill, false, "<|im_start|>user\n hi <|im_end|>\n<|im_start|>assistant\nSure, ", ""},
+		{"template trims content", trimming, prefill, false, "<user>hi</s><assistant>Sure,", ""},
+		{"last text part", parts, []Message{{Role: "user", Content: "hi"}, {Role: "assistant", Content: []any{
+			map[string]any{"type": "text", "text": "A"}, map[string]any{"type": "image"}}}}, false, "hi;[text:A", ""},
+		{"with generation prompt", chatml, prefill, true, "", "not compatible"},
+		{"empty conversation", chatml, nil, false, "", "empty conversation"},
+		{"no content", chatml, []Message{{Role: "assistant"}}, false, "", `no "content" to continue`},
+		{"no text part", parts, []Message{{Role: "user", Content: []any{map[string]any{"type": "image"}}}}, false, "", "no text part"},
+		{"template never reads content", noContent, prefill, false, "", `never reads "content"`},
+		{"template rewrites content", upper, []Message{{Role: "assistant", Content: "sure"}}, false, "", "does not appear in the rendering"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := tt.ct.Render(tt.msgs, &ChatOptions{ContinueFinalMessage: true, AddGenerationPrompt: tt.gen})
+			if tt.err != "" {
+				require.ErrorContains(t, err, tt.err)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tt.want, got)
+		})
+	}
+	// The caller's messages are not modified.
+	require.Equal(t, "Sure, ", prefill[1].Content)
+}

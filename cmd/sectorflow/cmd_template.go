@@ -43,8 +43,9 @@ func runTemplate(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	fs.SetOutput(stderr)
 	dir := fs.String("tokenizer", "", "model directory with tokenizer_config.json (or the file itself) (required)")
 	gen := fs.Bool("add-generation-prompt", false, "end with the assistant's generation prompt")
+	cont := fs.Bool("continue-final-message", false, "end inside the final message, without its end-of-turn marker (prefill)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: sectorflow template --tokenizer DIR [--add-generation-prompt] < conversations.jsonl")
+		fmt.Fprintln(stderr, "usage: sectorflow template --tokenizer DIR [--add-generation-prompt | --continue-final-message] < conversations.jsonl")
 		fmt.Fprintln(stderr, `Reads {"messages": [...], "tools": [...], "template_kwargs": {...}} lines and writes one`)
 		fmt.Fprintln(stderr, `{"rendered": "..."} line per input, or {"error": "..."} when the template raises or the line is invalid.`)
 		fs.PrintDefaults()
@@ -85,7 +86,7 @@ func runTemplate(ctx context.Context, args []string, stdin io.Reader, stdout, st
 		if err := json.Unmarshal(sc.Bytes(), &in); err != nil {
 			out.Error = fmt.Sprintf("input line %d: want a JSON object with \"messages\": %v", line, err)
 		} else {
-			opts := &tokenize.ChatOptions{AddGenerationPrompt: *gen, Vars: in.TemplateKwargs}
+			opts := &tokenize.ChatOptions{AddGenerationPrompt: *gen, ContinueFinalMessage: *cont, Vars: in.TemplateKwargs}
 			for _, t := range in.Tools {
 				opts.Tools = append(opts.Tools, t)
 			}

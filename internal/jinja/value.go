@@ -357,6 +357,10 @@ func truthy(v any) bool {
 	return true
 }
 
+// IsSpace reports whether r is whitespace for Python's str.isspace and str.strip (Go's
+// unicode.IsSpace plus U+001C..U+001F).
+func IsSpace(r rune) bool { return isPySpace(r) }
+
 // isPySpace reports whether r is whitespace for Python's str.isspace / str.strip.
 func isPySpace(r rune) bool {
 	if r >= 0x1c && r <= 0x1f {
