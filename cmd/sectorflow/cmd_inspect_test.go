@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -60,7 +61,31 @@ func TestInspectJSON(t *testing.T) {
 	require.Equal(t, int64(32768+2*(128+4160+2*2080+4096+30720)+64), rep.Parameters)
 }
 
+// modelWithConfig copies the llama fixture's weights under a new config.json.
+func modelWithConfig(t *testing.T, edit func(map[string]any)) string {
+	t.Helper()
+	src := filepath.Join(modelsDir, "llama")
+	data, err := os.ReadFile(filepath.Join(src, "config.json"))
+	require.NoError(t, err)
+	var cfg map[string]any
+	require.NoError(t, json.Unmarshal(data, &cfg))
+	edit(cfg)
+	dir := t.TempDir()
+	data, err = json.Marshal(cfg)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "config.json"), data, 0o644))
+	weights, err := os.ReadFile(filepath.Join(src, "model.safetensors"))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "model.safetensors"), weights, 0o644))
+	return dir
+}
+
 func TestInspectErrors(t *testing.T) {
+	unknownArch := modelWithConfig(t, func(c map[string]any) { c["architectures"] = []string{"GPTNeoXForCausalLM"} })
+	yarn := modelWithConfig(t, func(c map[string]any) {
+		c["rope_scaling"] = map[string]any{"rope_type": "yarn", "factor": 4.0}
+	})
+	wrongShape := modelWithConfig(t, func(c map[string]any) { c["intermediate_size"] = 128 })
 	tests := []struct {
 		name     string
 		args     []string
@@ -69,6 +94,9 @@ func TestInspectErrors(t *testing.T) {
 	}{
 		{"no dir", []string{"inspect"}, 2, "usage: sectorflow inspect"},
 		{"not a model", []string{"inspect", "../../testdata"}, 1, "config"},
+		{"unknown architecture", []string{"inspect", unknownArch}, 1, "GPTNeoXForCausalLM"},
+		{"unsupported rope type", []string{"inspect", yarn}, 1, "yarn"},
+		{"weights disagree with config", []string{"inspect", wrongShape}, 1, "layer 0: mlp.gate_proj.weight has shape [160 64], want [128 64]"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

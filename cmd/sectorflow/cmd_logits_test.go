@@ -61,6 +61,17 @@ func TestLogitsCommandMatchesReference(t *testing.T) {
 }
 
 func TestLogitsCommandErrors(t *testing.T) {
+	// An adapter whose config says r=2 while its tensors have rank 4.
+	src := filepath.Join(modelsDir, "llama", "lora")
+	badRank := t.TempDir()
+	cfg, err := os.ReadFile(filepath.Join(src, "adapter_config.json"))
+	require.NoError(t, err)
+	cfg = bytes.Replace(cfg, []byte(`"r": 4`), []byte(`"r": 2`), 1)
+	require.NoError(t, os.WriteFile(filepath.Join(badRank, "adapter_config.json"), cfg, 0o644))
+	weights, err := os.ReadFile(filepath.Join(src, "adapter_model.safetensors"))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(badRank, "adapter_model.safetensors"), weights, 0o644))
+
 	tests := []struct {
 		name     string
 		args     []string
@@ -70,6 +81,7 @@ func TestLogitsCommandErrors(t *testing.T) {
 		{"no flags", []string{"logits"}, 2, "usage: sectorflow logits"},
 		{"bad id", []string{"logits", "--model", filepath.Join(modelsDir, "llama"), "--ids", "1,x"}, 1, `item 2 is "x"`},
 		{"id past vocab", []string{"logits", "--model", filepath.Join(modelsDir, "llama"), "--ids", "1,600"}, 1, "want 0 <= id < vocab size 512"},
+		{"adapter rank disagrees with its config", []string{"logits", "--model", filepath.Join(modelsDir, "llama"), "--adapter", badRank, "--ids", "1"}, 1, "gives it r=2"},
 		{"missing model", []string{"logits", "--model", filepath.Join(modelsDir, "none"), "--ids", "1"}, 1, "load model"},
 	}
 	for _, tc := range tests {
