@@ -133,7 +133,8 @@ if want env || want smoke || want tests || want bench; then
     echo "## build (from build.sh)"; cat .cache/gpu/build.txt 2>/dev/null | head -40
   } >"$ENVTXT" 2>&1
   # shellcheck source=scripts/gpu/pjrt_env.sh
-  if source scripts/gpu/pjrt_env.sh 2>>"$ENVTXT"; then
+  # shellcheck disable=SC2086 # GPU_SITE: site-packages directories to search (default: python3's)
+  if source scripts/gpu/pjrt_env.sh ${GPU_SITE:-} 2>>"$ENVTXT"; then
     result "pjrt plugin: $SF_PJRT_PLUGIN"
   else
     result "pjrt plugin: not found (see env.txt)"
@@ -150,12 +151,16 @@ if want env || want smoke || want tests || want bench; then
       echo "## plugin files"; ls -la "$(dirname "$SF_PJRT_PLUGIN")" "$PJRT_PLUGIN_LIBRARY_PATH"
       echo "## plugin RPATH and needed libraries"; readelf_paths "$SF_PJRT_PLUGIN" 2>&1 | head -60
       echo "## site-packages/nvidia"; ls "$SF_PJRT_SITE/nvidia" 2>&1; ls "$SF_PJRT_SITE"/nvidia/cu1* 2>&1 | head -20
+      echo "## ldd through the link, with LD_LIBRARY_PATH as set"
+      ldd "$PJRT_PLUGIN_LIBRARY_PATH/pjrt_c_api_cuda_plugin.so" 2>&1 | head -60
+      echo "## ldd through the link, LD_LIBRARY_PATH empty (is the RPATH through the mirror enough?)"
+      LD_LIBRARY_PATH= ldd "$PJRT_PLUGIN_LIBRARY_PATH/pjrt_c_api_cuda_plugin.so" 2>&1 | grep -iE 'not found|cuda|cublas|cudnn|nccl|nvjitlink|nvrtc' | head -40
     fi
     echo "## libdevice candidates"; ls -d "${SF_PJRT_SITE:-/nonexistent}"/nvidia/*/nvvm/libdevice /usr/local/cuda*/nvvm/libdevice 2>&1
     echo "## ptxas"; command -v ptxas; ptxas --version 2>&1 | tail -2
     echo "## nvcc"; command -v nvcc; nvcc --version 2>&1 | tail -2
     echo "## JAX's own view (version, devices)"
-    timeout 60 "$PY" -c 'import jax, jaxlib; print("jax", jax.__version__, "jaxlib", jaxlib.__version__); print(jax.devices())' 2>&1 | tail -5
+    timeout 40 "$PY" -c 'import jax, jaxlib; print("jax", jax.__version__, "jaxlib", jaxlib.__version__); print(jax.devices())' 2>&1 | tail -5
   } >>"$ENVTXT" 2>&1
 fi
 
@@ -220,7 +225,7 @@ if want smoke || want tests || want bench; then
         fi
         result "smoke: variant $i ran but logits differ from the CPU's: $diff"
       else
-        result "smoke: variant $i failed, last lines: $(grep -v '^\s*$' "$W/logs/smoke_gpu_$i.log" | tail -n 3 | cut -c1-600 | tr '\n' ' ')"
+        result "smoke: variant $i failed, last lines: $(grep -v '^\s*$' "$W/logs/smoke_gpu_$i.log" | tail -n 3 | tr '\n' ' ' | tail -c 1200)"
       fi
     done
     {
