@@ -43,6 +43,12 @@ type bpe struct {
 	rawVocab map[string]int
 	rawInit  [256]rawSym
 
+	// splitMarker, when set, is a character before which no merge can ever reach back
+	// (no vocabulary token has it after a different character): long words are cut before
+	// each occurrence that follows another character, which is exact and lets the cache work
+	// for SentencePiece-style models that have no pre-tokenizer.
+	splitMarker string
+
 	cache wordCache
 }
 
@@ -313,7 +319,65 @@ func (m *bpe) mergeAll(w *word) {
 
 const maxCachedWord = 256
 
+// enableMarkerSplit turns on splitMarker for marker when the vocabulary allows it.
+func (m *bpe) enableMarkerSplit(marker string) {
+	if m.raw || m.prefix != "" || m.suffix != "" || m.ignoreMerges {
+		return
+	}
+	if _, ok := m.vocab[marker]; !ok {
+		return
+	}
+	for tok := range m.vocab {
+		for i := 1; i < len(tok); {
+			k := strings.Index(tok[i:], marker)
+			if k < 0 {
+				break
+			}
+			at := i + k
+			if !strings.HasSuffix(tok[:at], marker) {
+				return
+			}
+			i = at + len(marker)
+		}
+	}
+	m.splitMarker = marker
+}
+
 func (m *bpe) tokenize(s string, dst []token) []token {
+	if len(s) == 0 {
+		return dst
+	}
+	if m.splitMarker != "" && len(s) > 64 {
+		start := 0
+		for i := 1; i < len(s); {
+			k := strings.Index(s[i:], m.splitMarker)
+			if k < 0 {
+				break
+			}
+			at := i + k
+			if !strings.HasSuffix(s[:at], m.splitMarker) {
+				dst = m.tokenizeShifted(s[start:at], start, dst)
+				start = at
+			}
+			i = at + len(m.splitMarker)
+		}
+		return m.tokenizeShifted(s[start:], start, dst)
+	}
+	return m.tokenizeWord(s, dst)
+}
+
+// tokenizeShifted tokenizes a segment of a word that starts at byte off of the word.
+func (m *bpe) tokenizeShifted(seg string, off int, dst []token) []token {
+	n := len(dst)
+	dst = m.tokenizeWord(seg, dst)
+	for i := n; i < len(dst); i++ {
+		dst[i].start += off
+		dst[i].end += off
+	}
+	return dst
+}
+
+func (m *bpe) tokenizeWord(s string, dst []token) []token {
 	if len(s) == 0 {
 		return dst
 	}
