@@ -38,14 +38,11 @@ type Spec struct {
 	MaxPositions int
 }
 
-// Validate checks the sizes are positive and consistent.
+// Validate checks the sizes are positive and consistent and the optional tensors are ones the
+// architecture has.
 func (s *Spec) Validate() error {
-	known := false
-	for _, a := range Architectures {
-		known = known || a == s.Architecture
-	}
-	if !known {
-		return fmt.Errorf("%w: %q, supported: %v", ErrUnsupportedArch, s.Architecture, Architectures)
+	if err := s.checkArch(); err != nil {
+		return err
 	}
 	for _, f := range []struct {
 		name string

@@ -41,9 +41,8 @@ func kvDim(s *Spec) int   { return s.KVHeads * s.HeadDim }
 func headDim(s *Spec) int { return s.HeadDim }
 
 // layerTable is the weight table of one decoder layer, shared by the four architectures; which
-// optional rows apply is decided by the Spec flags that config.json resolves per architecture
-// (Qwen2: q/k/v biases; Llama and Qwen3: attention_bias on q/k/v/o; Llama: mlp_bias;
-// Qwen3: q_norm/k_norm; Mistral: none).
+// optional rows apply is decided by the Spec flags, within what [archRules] allows per
+// architecture.
 var layerTable = []layerTensor{
 	{"input_layernorm.weight", vec(hidden), always},
 	{"self_attn.q_proj.weight", mat(qDim, hidden), always},
@@ -93,4 +92,65 @@ func (s *Spec) Tensors() []TensorSpec {
 		out = append(out, TensorSpec{Name: LMHeadName, Layer: -1, Local: LMHeadName, Shape: []int{s.VocabSize, s.Hidden}})
 	}
 	return out
+}
+
+// archRule says which optional tensors an architecture may or must have, as transformers'
+// modeling code for it defines them.
+type archRule struct {
+	// qkvBias and oBias: "never", "always" or "config" (attention_bias decides).
+	qkvBias, oBias string
+	// mlpBias: whether mlp_bias may add gate/up/down biases.
+	mlpBias bool
+	// qkNorm: whether the layer has q_norm and k_norm.
+	qkNorm bool
+	// sliding: whether layers may use a sliding window.
+	sliding bool
+}
+
+// archRules is the per-architecture part of the weight tables:
+//
+//	LlamaForCausalLM    q/k/v/o biases iff attention_bias, gate/up/down biases iff mlp_bias, no window
+//	MistralForCausalLM  no biases, sliding_window on every layer when set
+//	Qwen2ForCausalLM    q/k/v biases always, o never; sliding on layers >= max_window_layers
+//	Qwen3ForCausalLM    q_norm and k_norm always; q/k/v/o biases iff attention_bias; sliding as Qwen2
+var archRules = map[string]archRule{
+	"LlamaForCausalLM":   {qkvBias: "config", oBias: "config", mlpBias: true},
+	"MistralForCausalLM": {qkvBias: "never", oBias: "never", sliding: true},
+	"Qwen2ForCausalLM":   {qkvBias: "always", oBias: "never", sliding: true},
+	"Qwen3ForCausalLM":   {qkvBias: "config", oBias: "config", qkNorm: true, sliding: true},
+}
+
+// checkArch verifies the Spec's optional tensors are ones its architecture has.
+func (s *Spec) checkArch() error {
+	r, ok := archRules[s.Architecture]
+	if !ok {
+		return fmt.Errorf("%w: %q, supported: %v", ErrUnsupportedArch, s.Architecture, Architectures)
+	}
+	bias := func(what, rule string, have bool) error {
+		switch {
+		case rule == "never" && have:
+			return fmt.Errorf("%s: %s biases requested, but the architecture has none", s.Architecture, what)
+		case rule == "always" && !have:
+			return fmt.Errorf("%s: %s biases missing, but the architecture always has them", s.Architecture, what)
+		}
+		return nil
+	}
+	if err := bias("q/k/v", r.qkvBias, s.QKVBias); err != nil {
+		return err
+	}
+	if err := bias("o_proj", r.oBias, s.OBias); err != nil {
+		return err
+	}
+	if s.MLPBias && !r.mlpBias {
+		return fmt.Errorf("%s: MLP biases requested, but the architecture has none", s.Architecture)
+	}
+	if s.QKNorm != r.qkNorm {
+		return fmt.Errorf("%s: q/k norm is %v, want %v for this architecture", s.Architecture, s.QKNorm, r.qkNorm)
+	}
+	for i, w := range s.SlidingWindows {
+		if w > 0 && !r.sliding {
+			return fmt.Errorf("%s: layer %d has a sliding window, but the architecture has none", s.Architecture, i)
+		}
+	}
+	return nil
 }

@@ -135,3 +135,60 @@ func TestLogitsRejectsBadIDs(t *testing.T) {
 		})
 	}
 }
+
+func TestSpecValidateArchitectureRules(t *testing.T) {
+	base := func(arch string) *Spec {
+		return &Spec{Architecture: arch, VocabSize: 8, Hidden: 4, Intermediate: 8, Layers: 2, Heads: 2, KVHeads: 1,
+			HeadDim: 2, RMSNormEps: 1e-6, RopeInvFreq: []float32{1}}
+	}
+	tests := []struct {
+		name    string
+		spec    func() *Spec
+		wantErr string
+	}{
+		{"llama plain", func() *Spec { return base("LlamaForCausalLM") }, ""},
+		{"llama with attention and mlp biases", func() *Spec {
+			s := base("LlamaForCausalLM")
+			s.QKVBias, s.OBias, s.MLPBias = true, true, true
+			return s
+		}, ""},
+		{"qwen2 without its biases", func() *Spec { return base("Qwen2ForCausalLM") }, "q/k/v biases missing"},
+		{"qwen2 with o bias", func() *Spec {
+			s := base("Qwen2ForCausalLM")
+			s.QKVBias, s.OBias = true, true
+			return s
+		}, "o_proj biases requested"},
+		{"mistral with biases", func() *Spec {
+			s := base("MistralForCausalLM")
+			s.QKVBias = true
+			return s
+		}, "q/k/v biases requested"},
+		{"qwen3 without q/k norm", func() *Spec { return base("Qwen3ForCausalLM") }, "q/k norm is false, want true"},
+		{"llama with a sliding window", func() *Spec {
+			s := base("LlamaForCausalLM")
+			s.SlidingWindows = []int{0, 4}
+			return s
+		}, "layer 1 has a sliding window"},
+		{"unknown architecture", func() *Spec { return base("GemmaForCausalLM") }, `unsupported architecture: "GemmaForCausalLM", supported: [LlamaForCausalLM`},
+		{"heads not a multiple of kv heads", func() *Spec {
+			s := base("LlamaForCausalLM")
+			s.Heads, s.KVHeads = 3, 2
+			return s
+		}, "num_attention_heads 3 is not a multiple of num_key_value_heads 2"},
+		{"rope frequencies of the wrong length", func() *Spec {
+			s := base("LlamaForCausalLM")
+			s.RopeInvFreq = nil
+			return s
+		}, "have 0, want head_dim/2 = 1"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.spec().Validate()
+			if tc.wantErr == "" {
+				require.NoError(t, err)
+				return
+			}
+			require.ErrorContains(t, err, tc.wantErr)
+		})
+	}
+}
