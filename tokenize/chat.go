@@ -296,6 +296,7 @@ func tokenContentString(v any) (string, error) {
 type ChatOptions struct {
 	AddGenerationPrompt bool
 	Tools               []any          // nil -> template sees None
+	Documents           []any          // retrieval documents ({"title", "text"} objects); nil -> None
 	Vars                map[string]any // extra template variables (e.g. enable_thinking)
 	// ContinueFinalMessage renders the conversation so that it ends inside the final message,
 	// without its end-of-turn marker, for the model to continue it (prefill), as transformers'
@@ -344,6 +345,13 @@ func (c *ChatTemplate) Render(msgs []Message, opts *ChatOptions) (string, error)
 	}
 	vars["messages"] = list
 	vars["documents"] = nil
+	if o.Documents != nil {
+		docs, err := jinja.FromGo(o.Documents)
+		if err != nil {
+			return "", fmt.Errorf("render chat template: documents: %w", err)
+		}
+		vars["documents"] = docs
+	}
 	vars["add_generation_prompt"] = o.AddGenerationPrompt
 	if o.Tools != nil {
 		tools, err := jinja.FromGo(o.Tools)

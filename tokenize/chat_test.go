@@ -83,6 +83,14 @@ func TestChatTemplateVariables(t *testing.T) {
 	out, err := ct.Render(nil, &ChatOptions{AddGenerationPrompt: true, Vars: map[string]any{"flag": 1.5}, Now: now})
 	require.NoError(t, err)
 	require.Equal(t, "<s>|</s>|False|['<a>', '<b>']|None|None|True|1.5|2024-07-26 Fri Jul 09:05", out)
+	out, err = ct.Render(nil, &ChatOptions{
+		Tools:     []any{json.RawMessage(`{"z": 1, "a": 2}`)},
+		Documents: []any{map[string]any{"title": "T", "text": "x"}},
+		Vars:      map[string]any{"bos_token": "[override]"},
+		Now:       now,
+	})
+	require.NoError(t, err)
+	require.Equal(t, "[override]|</s>|False|['<a>', '<b>']|[{'z': 1, 'a': 2}]|[{'text': 'x', 'title': 'T'}]|False||2024-07-26 Fri Jul 09:05", out)
 
 	_, err = ct.Render(nil, &ChatOptions{Vars: map[string]any{"messages": 1}})
 	require.ErrorContains(t, err, `variable "messages" is set by Render`)
