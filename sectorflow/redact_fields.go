@@ -1,6 +1,7 @@
 package sectorflow
 
 import (
+	"regexp"
 	"slices"
 	"strings"
 )
@@ -129,7 +130,8 @@ func classifyKey(key string) (string, fieldStrength) {
 	case strings.HasSuffix(norm, "password"), strings.HasSuffix(norm, "passwd"),
 		strings.HasSuffix(norm, "passphrase"):
 		return kindPassword, strongField
-	case k == "pass", strings.HasSuffix(k, "_pass"), strings.HasSuffix(k, "-pass"), strings.HasSuffix(k, ".pass"):
+	case k == "pass" && strings.HasPrefix(key, "-"), // --pass; a bare "pass:" is mostly prose ("first pass: 3ms")
+		strings.HasSuffix(k, "_pass"), strings.HasSuffix(k, "-pass"), strings.HasSuffix(k, ".pass"):
 		return kindPassword, strongField
 	case strings.HasSuffix(norm, "privatekey"):
 		return kindPrivateKey, strongField
@@ -275,6 +277,11 @@ func skipBlanks(s string, i int) int {
 	return i
 }
 
+var (
+	codeCallRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*\(`)
+	fileNameRE = regexp.MustCompile(`^[a-z0-9_.\-]+\.(?:json|ya?ml|txt|toml|ini|cfg|conf|env|pem|key|crt|model|safetensors|bin|py|go|md|jsonl|csv)$`)
+)
+
 // secretValue rejects values that are placeholders, references or, for weak field names,
 // clearly not secrets.
 func secretValue(v string, strength fieldStrength) bool {
@@ -295,8 +302,14 @@ func secretValue(v string, strength fieldStrength) bool {
 	case len(v) >= 3 && strings.Trim(v, "*xX•.") == "":
 		return false // already masked
 	}
+	if codeCallRE.MatchString(v) {
+		return false // code, not a value: secret: bytes.Clone(m)
+	}
 	if strength == strongField {
 		return true
+	}
+	if fileNameRE.MatchString(lv) {
+		return false // token: tokenizer_config.json names a file
 	}
 	if len(v) < 8 || strings.HasPrefix(v, "[") || strings.HasPrefix(v, "/") ||
 		strings.HasPrefix(v, "./") || strings.HasPrefix(v, "~/") || strings.HasPrefix(v, "$") {

@@ -68,7 +68,7 @@ type rule struct {
 
 var rules = []rule{
 	{kind: kindPrivateKey, keywords: []string{"private key"}, multiline: true,
-		re: regexp.MustCompile(`-----BEGIN[ A-Z0-9]*PRIVATE KEY[ A-Z0-9]*-----(?:(?s:.*?)-----END[ A-Z0-9]*PRIVATE KEY[ A-Z0-9]*-----|(?:\r?\n(?:[ \t\r]*\n)?[ \t]*(?:(?:Proc-Type|DEK-Info): [^\r\n]*|[A-Za-z0-9+/=]+)[ \t\r]*(?m:$)|\\n(?:(?:Proc-Type|DEK-Info): [^\\"]*|[A-Za-z0-9+/=]+))*)`)},
+		re: regexp.MustCompile(`-----BEGIN[ A-Z0-9]*PRIVATE KEY[ A-Z0-9]*-----(?:(?s:.*?)-----END[ A-Z0-9]*PRIVATE KEY[ A-Z0-9]*-----|(?:\r?\n(?:[ \t\r]*\n)?[ \t]*(?:(?:Proc-Type|DEK-Info): [^\r\n]*|[A-Za-z0-9+/=]+)[ \t\r]*(?m:$)|\\n(?:(?:Proc-Type|DEK-Info): [^\\"]*|[A-Za-z0-9+/=]{16,}))*)`)},
 	{kind: kindAWSKeyID, keywords: []string{"akia", "asia", "abia", "acca", "a3t"},
 		re: regexp.MustCompile(`\b(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}\b`)},
 	{kind: kindAWSSecret, keywords: []string{"secret_access_key", "secretaccesskey", "secret-access-key", "aws_secret", "awssecret"},
@@ -104,9 +104,9 @@ var rules = []rule{
 		re: regexp.MustCompile(`\beyJ[A-Za-z0-9_\-]{10,}\.eyJ[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]*`)},
 	{kind: kindAuth, keywords: []string{"authorization"},
 		re:    regexp.MustCompile(`(?i)\b(?:proxy-)?authorization\\?["']?\s*[:=]\s*\\?["']?(?:(?:bearer|basic|token|digest|negotiate|ntlm|apikey|key)\s+)?([^\s"'\\,;]+)`),
-		group: 1},
+		group: 1, valid: notPlaceholder},
 	{kind: kindAuth, keywords: []string{"bearer"},
-		re: regexp.MustCompile(`(?i)\bbearer\s+([A-Za-z0-9\-._~+/]{16,}=*)`), group: 1},
+		re: regexp.MustCompile(`(?i)\bbearer\s+([A-Za-z0-9\-._~+/]{16,}=*)`), group: 1, valid: notPlaceholder},
 	{kind: kindAuth, keywords: []string{"basic"},
 		re: regexp.MustCompile(`(?i)\bbasic\s+([A-Za-z0-9+/]{8,}={0,2})(?:[^A-Za-z0-9+/=]|\z)`), group: 1,
 		valid: func(s string) bool {
@@ -197,4 +197,13 @@ func basicCredentials(b []byte) bool {
 		}
 	}
 	return bytes.IndexByte(b, ':') >= 0
+}
+
+// notPlaceholder rejects credentials that stand for one in documentation and error messages:
+// KEY, YOUR_API_TOKEN, <token>, ${TOKEN}.
+func notPlaceholder(s string) bool {
+	if strings.Trim(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZ_-.") == "" {
+		return false
+	}
+	return !strings.HasPrefix(s, "<") && !strings.HasPrefix(s, "$") && !strings.HasPrefix(s, "{")
 }
