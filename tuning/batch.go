@@ -107,8 +107,10 @@ func planEpoch(lengths []int, batchSize int, pack bool, packLen int, seed uint64
 	return plans
 }
 
-// buildBatch lays the planned samples out as a Batch padded to a bucketed length.
-func buildBatch(samples []Sample, plan batchPlan, maxLen int) *Batch {
+// buildBatch lays the planned samples out as a Batch padded to a bucketed length and to at least
+// minRows rows (empty rows are all padding), so that a run compiles one program per length
+// bucket rather than one per (rows, length) pair.
+func buildBatch(samples []Sample, plan batchPlan, maxLen, minRows int) *Batch {
 	longest := 1
 	for _, row := range plan {
 		n := 0
@@ -117,7 +119,7 @@ func buildBatch(samples []Sample, plan batchPlan, maxLen int) *Batch {
 		}
 		longest = max(longest, n)
 	}
-	b := &Batch{Rows: len(plan), Len: bucketLen(longest, maxLen)}
+	b := &Batch{Rows: max(len(plan), minRows), Len: bucketLen(longest, maxLen)}
 	size := b.Rows * b.Len
 	b.IDs = make([]int32, size)
 	b.Positions = make([]int32, size)

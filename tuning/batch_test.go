@@ -20,7 +20,7 @@ func TestBuildBatchPacked(t *testing.T) {
 		sampleOf([]int32{10, 11, 12}, 2),
 		sampleOf([]int32{20, 21}, 1),
 	}
-	b := buildBatch(samples, batchPlan{{0, 1}}, 64)
+	b := buildBatch(samples, batchPlan{{0, 1}}, 64, 0)
 	require.Equal(t, 1, b.Rows)
 	require.Equal(t, 16, b.Len)
 	require.Equal(t, []int32{10, 11, 12, 20, 21}, b.IDs[:5])
@@ -35,6 +35,17 @@ func TestBuildBatchPacked(t *testing.T) {
 	require.False(t, b.Allowed(0, 1, 2), "causal")
 	require.True(t, b.Allowed(0, 7, 7))
 	require.False(t, b.Allowed(0, 7, 0))
+}
+
+func TestBuildBatchPadsRows(t *testing.T) {
+	b := buildBatch([]Sample{sampleOf([]int32{1, 2}, 1)}, batchPlan{{0}}, 64, 3)
+	require.Equal(t, 3, b.Rows)
+	require.Len(t, b.IDs, 3*16)
+	for i := 16; i < 48; i++ {
+		require.Zero(t, b.Segments[i])
+		require.Equal(t, int32(-1), b.Labels[i])
+	}
+	require.Equal(t, 1, b.TargetTokens)
 }
 
 func TestPlanEpoch(t *testing.T) {

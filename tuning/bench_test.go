@@ -61,7 +61,7 @@ func BenchmarkTrainStep(b *testing.B) {
 				samples = append(samples, s)
 				plan = append(plan, []int{r})
 			}
-			batch := buildBatch(samples, plan, T)
+			batch := buildBatch(samples, plan, T, 0)
 			run := func() {
 				if _, _, err := st.run(context.Background(), batch, true, 0); err != nil {
 					b.Fatal(err)

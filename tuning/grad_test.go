@@ -84,7 +84,7 @@ func TestGradientsMatchReference(t *testing.T) {
 			for i := 1; i < len(ids); i++ {
 				s.Targets[i] = true
 			}
-			b := buildBatch([]Sample{s}, batchPlan{{0}}, 64)
+			b := buildBatch([]Sample{s}, batchPlan{{0}}, 64, 0)
 			losses, grads, err := st.run(context.Background(), b, true, 0)
 			require.NoError(t, err)
 

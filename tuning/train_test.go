@@ -69,12 +69,12 @@ func TestPackingIsolation(t *testing.T) {
 		samples = append(samples, s)
 	}
 	ctx := context.Background()
-	packed := buildBatch(samples, batchPlan{{0, 1, 2}}, 64)
+	packed := buildBatch(samples, batchPlan{{0, 1, 2}}, 64, 0)
 	pl, pg, err := st.run(ctx, packed, true, 0)
 	require.NoError(t, err)
 	var aloneGrads [][]float32
 	for i := range samples {
-		alone := buildBatch(samples, batchPlan{{i}}, 64)
+		alone := buildBatch(samples, batchPlan{{i}}, 64, 0)
 		al, ag, err := st.run(ctx, alone, true, 0)
 		require.NoError(t, err)
 		var segLoss float64
@@ -96,6 +96,14 @@ func TestPackingIsolation(t *testing.T) {
 	}
 	for k := range pg {
 		require.Less(t, relErr(pg[k], aloneGrads[k]), 1e-4, "tensor %d", k)
+	}
+	// Padding rows change nothing either.
+	padded := buildBatch(samples, batchPlan{{0, 1, 2}}, 64, 3)
+	ppl, ppg, err := st.run(ctx, padded, true, 0)
+	require.NoError(t, err)
+	require.InDelta(t, sumLoss(pl), sumLoss(ppl), 1e-4)
+	for k := range pg {
+		require.Less(t, relErr(ppg[k], pg[k]), 1e-5, "tensor %d", k)
 	}
 }
 
@@ -143,7 +151,7 @@ func TestGradAccumNormalisation(t *testing.T) {
 	// The naive normalisation (mean of the 4 micro-batch means) differs here, so the test can fail.
 	var meanOfMeans float64
 	for _, s := range samples {
-		b := buildBatch(samples, batchPlan{{indexOf(samples, s)}}, 2048)
+		b := buildBatch(samples, batchPlan{{indexOf(samples, s)}}, 2048, 0)
 		l, _, err := one.st.run(context.Background(), b, false, 0)
 		require.NoError(t, err)
 		meanOfMeans += sumLoss(l) / float64(b.TargetTokens) / 4
@@ -286,7 +294,7 @@ func TestDropout(t *testing.T) {
 	for i := 1; i < len(ids); i++ {
 		s.Targets[i] = true
 	}
-	b := buildBatch([]Sample{s}, batchPlan{{0}}, 64)
+	b := buildBatch([]Sample{s}, batchPlan{{0}}, 64, 0)
 	ctx := context.Background()
 	plain, err := newStepper(m, set, 0)
 	require.NoError(t, err)

@@ -187,7 +187,7 @@ func (t *trainer) accumulate(ctx context.Context) (accumulated, error) {
 	}
 	plan := t.plan(t.state.Epoch)
 	for k := 0; k < t.o.GradAccum && t.state.MicroBatch < len(plan); k++ {
-		b := buildBatch(t.train, plan[t.state.MicroBatch], t.o.MaxSeqLen)
+		b := buildBatch(t.train, plan[t.state.MicroBatch], t.o.MaxSeqLen, t.o.BatchSize)
 		seed := int64(t.rng.Uint64() >> 1)
 		losses, grads, err := t.st.run(ctx, b, true, seed)
 		if err != nil {
@@ -265,7 +265,7 @@ func (t *trainer) evalLoss(ctx context.Context, samples []Sample) (float64, erro
 		for _, i := range order[start:min(start+t.o.BatchSize, len(order))] {
 			p = append(p, []int{i})
 		}
-		b := buildBatch(samples, p, t.o.MaxSeqLen)
+		b := buildBatch(samples, p, t.o.MaxSeqLen, t.o.BatchSize)
 		losses, _, err := t.st.run(ctx, b, false, 0)
 		if err != nil {
 			return 0, err
