@@ -35,6 +35,9 @@ BATCHES=${GPU_BATCHES:-1,8,32,64} PROMPT=${GPU_PROMPT:-128} GEN=${GPU_GEN:-128}
 # (a dry run of this script on a machine without a GPU; its numbers mean nothing).
 ALLOW_CPU=${GPU_ALLOW_CPU:-0}
 # GPU_TEST_RUN: a -test.run pattern for the test binaries (default: every test).
+# GPU_TORCH_ALWAYS=1: run the PyTorch benchmarks even when no GPU backend works for Go (by default
+# the run then stops after the smoke step, to leave device time for a fixed rerun).
+TORCH_ALWAYS=${GPU_TORCH_ALWAYS:-0}
 T0=$SECONDS
 mkdir -p "$OUT" && rm -rf "$W" && mkdir -p "$W/logs" || exit 1
 exec > >(tee -a "$OUT/device.log") 2>&1
@@ -244,9 +247,15 @@ if want smoke || want tests || want bench; then
   fi
 fi
 
+if ((!GPU_OK && !TORCH_ALWAYS)) && { want tests || want bench; }; then
+  result "stopping: no GPU backend works (see the smoke lines above and env.txt); GPU_TORCH_ALWAYS=1 runs the PyTorch side anyway"
+  [[ -n $TINYPID ]] && kill "$TINYPID" 2>/dev/null
+  STEPS=" "
+fi
+
 # ---- tests --------------------------------------------------------------------------------
 if want tests && ((GPU_OK)); then
-  for t in model:internal/model:80 inference:inference:80 tuning:tuning:100; do
+  for t in model:internal/model:60 inference:inference:60 tuning:tuning:80; do
     IFS=: read -r name dir secs <<<"$t"
     if [[ ! -x $BIN/$name.test ]]; then
       result "tests $name: no binary (not built)"
