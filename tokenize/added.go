@@ -1,7 +1,6 @@
 package tokenize
 
 import (
-	"sort"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -20,29 +19,47 @@ type AddedToken struct {
 }
 
 // addedMatcher finds added tokens in text with leftmost-longest matching, as the Rust crate's
-// Aho-Corasick automaton does.
+// Aho-Corasick automaton does: a byte trie walked from each position whose first byte starts
+// some token.
 type addedMatcher struct {
-	pats    []string
-	toks    []*AddedToken
-	byFirst [256][]int // pattern indexes by first byte, longest first (stable)
+	pats  []string
+	toks  []*AddedToken
+	first [256]bool
+	nodes []trieNode
+}
+
+type trieNode struct {
+	next map[byte]int32
+	pat  int32 // pattern ending here, -1 if none (the first one listed wins ties)
 }
 
 func newAddedMatcher(toks []*AddedToken, content func(*AddedToken) string) *addedMatcher {
-	m := &addedMatcher{}
+	m := &addedMatcher{nodes: []trieNode{{pat: -1}}}
 	for _, t := range toks {
 		c := content(t)
 		if c == "" {
 			continue
 		}
+		p := int32(len(m.pats))
 		m.pats = append(m.pats, c)
 		m.toks = append(m.toks, t)
-	}
-	for i, p := range m.pats {
-		m.byFirst[p[0]] = append(m.byFirst[p[0]], i)
-	}
-	for b := range m.byFirst {
-		l := m.byFirst[b]
-		sort.SliceStable(l, func(i, j int) bool { return len(m.pats[l[i]]) > len(m.pats[l[j]]) })
+		m.first[c[0]] = true
+		n := int32(0)
+		for i := 0; i < len(c); i++ {
+			nx, ok := m.nodes[n].next[c[i]]
+			if !ok {
+				if m.nodes[n].next == nil {
+					m.nodes[n].next = map[byte]int32{}
+				}
+				nx = int32(len(m.nodes))
+				m.nodes = append(m.nodes, trieNode{pat: -1})
+				m.nodes[n].next[c[i]] = nx
+			}
+			n = nx
+		}
+		if m.nodes[n].pat < 0 {
+			m.nodes[n].pat = p
+		}
 	}
 	return m
 }
@@ -50,14 +67,22 @@ func newAddedMatcher(toks []*AddedToken, content func(*AddedToken) string) *adde
 // next returns the leftmost-longest match at or after i.
 func (m *addedMatcher) next(s string, i int) (start, end, pat int) {
 	for ; i < len(s); i++ {
-		l := m.byFirst[s[i]]
-		if l == nil {
+		if !m.first[s[i]] {
 			continue
 		}
-		for _, p := range l {
-			if strings.HasPrefix(s[i:], m.pats[p]) {
-				return i, i + len(m.pats[p]), p
+		n, best, bestEnd := int32(0), int32(-1), -1
+		for j := i; j < len(s); j++ {
+			nx, ok := m.nodes[n].next[s[j]]
+			if !ok {
+				break
 			}
+			n = nx
+			if p := m.nodes[n].pat; p >= 0 {
+				best, bestEnd = p, j+1
+			}
+		}
+		if best >= 0 {
+			return i, bestEnd, int(best)
 		}
 	}
 	return -1, -1, -1

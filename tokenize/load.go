@@ -299,9 +299,6 @@ func (t *Tokenizer) finish() {
 		t.prepareByteDecoding()
 	}
 
-	if b, ok := t.model.(*bpe); ok && t.pre == nil {
-		b.enableMarkerSplit("▁")
-	}
 	// Raw-byte fast path: a BPE model fed by a final ByteLevel pre-tokenizer.
 	if b, ok := t.model.(*bpe); ok && b.prefix == "" && b.suffix == "" {
 		switch p := t.pre.(type) {
@@ -326,6 +323,9 @@ func (t *Tokenizer) finish() {
 				}
 			}
 		}
+	}
+	if b, ok := t.model.(*bpe); ok && !t.rawBytes {
+		b.enableMarkerSplit("▁")
 	}
 }
 
