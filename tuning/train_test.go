@@ -188,7 +188,7 @@ func TestResumeEquivalence(t *testing.T) {
 	}
 	data := writeJSONL(t, lines...)
 	o := Options{Rank: 4, Targets: []string{"q_proj", "v_proj", "down_proj"}, Dropout: 0.1, BatchSize: 2, GradAccum: 2,
-		MaxSteps: 5, CheckpointEvery: 2, LearningRate: 1e-2, WarmupSteps: 1, Schedule: ScheduleCosine, Seed: 11}
+		MaxSteps: 5, CheckpointEvery: 3, LearningRate: 1e-2, WarmupSteps: 1, Schedule: ScheduleCosine, Seed: 11}
 
 	straight := t.TempDir()
 	full, err := train(context.Background(), m, testCodec(), data, straight, defaults(t, o))
@@ -198,23 +198,23 @@ func TestResumeEquivalence(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	oi := o
 	oi.OnEvent = func(e Event) {
-		if e.Kind == EventCheckpoint && e.Step == 2 {
+		if e.Kind == EventCheckpoint && e.Step == 3 { // mid-epoch: 2 steps per epoch
 			cancel()
 		}
 	}
 	part, err := train(ctx, m, testCodec(), data, interrupted, defaults(t, oi))
 	require.ErrorIs(t, err, context.Canceled)
-	require.Equal(t, 2, part.Steps)
+	require.Equal(t, 3, part.Steps)
 	require.Greater(t, part.TrainedTokens, int64(0))
 	require.Less(t, part.TrainedTokens, full.TrainedTokens)
-	_, err = os.Stat(filepath.Join(interrupted, checkpointsDir, checkpointName(2), AdapterWeightsFile))
+	_, err = os.Stat(filepath.Join(interrupted, checkpointsDir, checkpointName(3), AdapterWeightsFile))
 	require.NoError(t, err, "the cancelled run keeps its last checkpoint")
 
 	or := o
 	or.Resume = interrupted
 	res, err := train(context.Background(), m, testCodec(), data, interrupted, defaults(t, or))
 	require.NoError(t, err)
-	require.Equal(t, filepath.Join(interrupted, checkpointsDir, checkpointName(2)), res.ResumedFrom)
+	require.Equal(t, filepath.Join(interrupted, checkpointsDir, checkpointName(3)), res.ResumedFrom)
 	require.Equal(t, 5, res.Steps)
 	require.Equal(t, full.TrainedTokens, res.TrainedTokens, "tokens are counted once across the resumption")
 
