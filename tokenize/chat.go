@@ -317,6 +317,30 @@ var reservedChatVars = map[string]bool{"messages": true, "tools": true, "documen
 // *TemplateError whose Error() is exactly msg; other failures are wrapped errors that name the
 // template line.
 func (c *ChatTemplate) Render(msgs []Message, opts *ChatOptions) (string, error) {
+	out, _, err := c.render(msgs, opts)
+	return out, err
+}
+
+// HasGeneration reports whether the template marks assistant output with {% generation %}
+// blocks, which GenerationSpans reads.
+func (c *ChatTemplate) HasGeneration() bool { return c.tmpl.HasGeneration() }
+
+// GenerationSpans renders the conversation and returns the byte ranges [start, end) of the
+// output of the template's {% generation %} blocks: what transformers'
+// apply_chat_template(..., return_assistant_tokens_mask=True) marks as assistant text. Unlike
+// AssistantSpans it needs no prefix renderings, so it works for templates that rewrite past
+// turns; it fails for templates without generation blocks (see HasGeneration).
+func (c *ChatTemplate) GenerationSpans(msgs []Message, opts *ChatOptions) (string, [][2]int, error) {
+	if !c.HasGeneration() {
+		return "", nil, fmt.Errorf("generation spans: the chat template has no {%% generation %%} blocks")
+	}
+	if opts != nil && opts.ContinueFinalMessage {
+		return "", nil, fmt.Errorf("generation spans: ContinueFinalMessage cuts the rendering; spans need the whole of it")
+	}
+	return c.render(msgs, opts)
+}
+
+func (c *ChatTemplate) render(msgs []Message, opts *ChatOptions) (string, [][2]int, error) {
 	var o ChatOptions
 	if opts != nil {
 		o = *opts
@@ -329,18 +353,18 @@ func (c *ChatTemplate) Render(msgs []Message, opts *ChatOptions) (string, error)
 	for i, m := range msgs {
 		d, err := m.templateValue()
 		if err != nil {
-			return "", fmt.Errorf("render chat template: message %d: %w", i, err)
+			return "", nil, fmt.Errorf("render chat template: message %d: %w", i, err)
 		}
 		list[i] = d
 	}
 	var finalText string
 	if o.ContinueFinalMessage {
 		if o.AddGenerationPrompt {
-			return "", fmt.Errorf("render chat template: ContinueFinalMessage and AddGenerationPrompt are not compatible: continue the final message, or prompt a new assistant message")
+			return "", nil, fmt.Errorf("render chat template: ContinueFinalMessage and AddGenerationPrompt are not compatible: continue the final message, or prompt a new assistant message")
 		}
 		var err error
 		if finalText, err = c.tagFinalMessage(list); err != nil {
-			return "", fmt.Errorf("render chat template: %w", err)
+			return "", nil, fmt.Errorf("render chat template: %w", err)
 		}
 	}
 	vars["messages"] = list
@@ -348,7 +372,7 @@ func (c *ChatTemplate) Render(msgs []Message, opts *ChatOptions) (string, error)
 	if o.Documents != nil {
 		docs, err := jinja.FromGo(o.Documents)
 		if err != nil {
-			return "", fmt.Errorf("render chat template: documents: %w", err)
+			return "", nil, fmt.Errorf("render chat template: documents: %w", err)
 		}
 		vars["documents"] = docs
 	}
@@ -356,7 +380,7 @@ func (c *ChatTemplate) Render(msgs []Message, opts *ChatOptions) (string, error)
 	if o.Tools != nil {
 		tools, err := jinja.FromGo(o.Tools)
 		if err != nil {
-			return "", fmt.Errorf("render chat template: tools: %w", err)
+			return "", nil, fmt.Errorf("render chat template: tools: %w", err)
 		}
 		vars["tools"] = tools
 	} else {
@@ -364,7 +388,7 @@ func (c *ChatTemplate) Render(msgs []Message, opts *ChatOptions) (string, error)
 	}
 	for k, v := range o.Vars {
 		if reservedChatVars[k] {
-			return "", fmt.Errorf("render chat template: variable %q is set by Render; pass it through its own option", k)
+			return "", nil, fmt.Errorf("render chat template: variable %q is set by Render; pass it through its own option", k)
 		}
 		vars[k] = v
 	}
@@ -389,18 +413,19 @@ func (c *ChatTemplate) Render(msgs []Message, opts *ChatOptions) (string, error)
 		}
 		return strftime(now(), f), nil
 	}}
-	out, err := c.tmpl.Render(vars)
+	out, spans, err := c.tmpl.RenderSpans(vars)
 	if err != nil {
 		var te *TemplateError
 		if errors.As(err, &te) {
-			return "", te
+			return "", nil, te
 		}
-		return "", fmt.Errorf("render chat template: %w", err)
+		return "", nil, fmt.Errorf("render chat template: %w", err)
 	}
 	if o.ContinueFinalMessage {
-		return cutAtContinueTag(out, finalText)
+		out, err := cutAtContinueTag(out, finalText)
+		return out, nil, err
 	}
-	return out, nil
+	return out, spans, nil
 }
 
 // tagFinalMessage appends continueTag to the final message's text (its content string, or the

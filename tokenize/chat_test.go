@@ -319,3 +319,28 @@ func TestContinueFinalMessage(t *testing.T) {
 	// The caller's messages are not modified.
 	require.Equal(t, "Sure, ", prefill[1].Content)
 }
+
+func TestGenerationSpans(t *testing.T) {
+	tagged, err := NewChatTemplate("{% for m in messages %}<|im_start|>{{ m.role }}\n"+
+		"{% if m.role == 'assistant' %}{% generation %}{{ m.content }}<|im_end|>\n{% endgeneration %}"+
+		"{% else %}{{ m.content }}<|im_end|>\n{% endif %}{% endfor %}"+
+		"{% macro unplaced() %}{% generation %}x{% endgeneration %}{% endmacro %}{% set y = unplaced() %}", nil)
+	require.NoError(t, err)
+	require.True(t, tagged.HasGeneration())
+	msgs := []Message{{Role: "user", Content: "hé"}, {Role: "assistant", Content: "a1"}, {Role: "user", Content: "u"}, {Role: "assistant", Content: "a2"}}
+	rendered, spans, err := tagged.GenerationSpans(msgs, nil)
+	require.NoError(t, err)
+	// "<|im_start|>user\nhé<|im_end|>\n" is 31 bytes, "<|im_start|>assistant\n" 22,
+	// "<|im_start|>user\nu<|im_end|>\n" 29.
+	require.Equal(t, [][2]int{{53, 66}, {117, 130}}, spans)
+	require.Equal(t, "a1<|im_end|>\n", rendered[53:66])
+	require.Equal(t, "a2<|im_end|>\n", rendered[117:130])
+
+	plain, err := NewChatTemplate(chatMLTemplate, nil)
+	require.NoError(t, err)
+	require.False(t, plain.HasGeneration())
+	_, _, err = plain.GenerationSpans(msgs, nil)
+	require.ErrorContains(t, err, "no {% generation %} blocks")
+	_, _, err = tagged.GenerationSpans(msgs, &ChatOptions{ContinueFinalMessage: true})
+	require.ErrorContains(t, err, "ContinueFinalMessage")
+}

@@ -154,8 +154,9 @@ type (
 	}
 	scopeStmt struct { // blocks, generation, autoescape: render the body in place
 		pos
-		body   []stmt
-		scoped bool
+		body       []stmt
+		scoped     bool
+		generation bool // transformers' {% generation %}: record where the body's output lands
 	}
 	breakStmt    struct{ pos }
 	continueStmt struct{ pos }

@@ -64,8 +64,9 @@ const maxOutputLimit = 64 << 20
 
 // Template is a parsed template; it is immutable and safe for concurrent Render calls.
 type Template struct {
-	body []stmt
-	opts Options
+	body       []stmt
+	opts       Options
+	generation bool
 }
 
 // Parse parses a template. Syntax errors are *Error values with the line number.
@@ -75,20 +76,32 @@ func Parse(src string, opts *Options) (*Template, error) {
 	if err != nil {
 		return nil, err
 	}
-	body, err := parse(toks)
+	body, generation, err := parse(toks)
 	if err != nil {
 		return nil, err
 	}
 	if err := checkNames(body); err != nil {
 		return nil, err
 	}
-	return &Template{body: body, opts: o}, nil
+	return &Template{body: body, opts: o, generation: generation}, nil
 }
+
+// HasGeneration reports whether the template marks assistant output with {% generation %}
+// blocks (transformers' return_assistant_tokens_mask).
+func (t *Template) HasGeneration() bool { return t.generation }
 
 // Render renders the template with the given variables (Go values, converted by FromGo). An
 // error returned by a Function variable (such as raise_exception) is returned unchanged; other
 // errors are *Error values.
 func (t *Template) Render(vars map[string]any) (string, error) {
+	out, _, err := t.RenderSpans(vars)
+	return out, err
+}
+
+// RenderSpans is Render that also returns the byte ranges [start, end) of the output of each
+// {% generation %} block rendered directly into the output (blocks inside macros, call or set
+// blocks are not recorded, as their text is not placed yet).
+func (t *Template) RenderSpans(vars map[string]any) (string, [][2]int, error) {
 	root := &scope{vars: map[string]any{}}
 	for k, v := range globals {
 		root.vars[k] = v
@@ -96,23 +109,24 @@ func (t *Template) Render(vars map[string]any) (string, error) {
 	for k, v := range vars {
 		c, err := FromGo(v)
 		if err != nil {
-			return "", fmt.Errorf("variable %q: %w", k, err)
+			return "", nil, fmt.Errorf("variable %q: %w", k, err)
 		}
 		root.vars[k] = c
 	}
 	r := &renderer{opts: &t.opts, out: &strings.Builder{}}
+	r.top = r.out
 	err := r.execBody(t.body, &scope{vars: map[string]any{}, parent: root})
 	if err != nil {
 		var ce *calleeError
 		if errors.As(err, &ce) {
-			return "", ce.err
+			return "", nil, ce.err
 		}
 		if err == errBreak || err == errContinue {
-			return "", &Error{Msg: err.Error()}
+			return "", nil, &Error{Msg: err.Error()}
 		}
-		return "", err
+		return "", nil, err
 	}
-	return r.out.String(), nil
+	return r.out.String(), r.genSpans, nil
 }
 
 type scope struct {
@@ -132,10 +146,12 @@ func (s *scope) lookup(name string) (any, bool) {
 func (s *scope) child() *scope { return &scope{vars: map[string]any{}, parent: s} }
 
 type renderer struct {
-	opts  *Options
-	out   *strings.Builder
-	steps int64
-	depth int
+	opts     *Options
+	out      *strings.Builder
+	top      *strings.Builder // the template's output, as opposed to a capture
+	genSpans [][2]int
+	steps    int64
+	depth    int
 }
 
 // wrap attaches a line to a plain error; template errors, callee errors and loop control pass.
@@ -292,10 +308,18 @@ func (r *renderer) exec(s stmt, sc *scope) error {
 		}
 		return r.execBody(n.body, inner)
 	case *scopeStmt:
+		start, direct := r.out.Len(), r.out == r.top
+		inner := sc
 		if n.scoped {
-			return r.execBody(n.body, sc.child())
+			inner = sc.child()
 		}
-		return r.execBody(n.body, sc)
+		if err := r.execBody(n.body, inner); err != nil {
+			return err
+		}
+		if n.generation && direct {
+			r.genSpans = append(r.genSpans, [2]int{start, r.out.Len()})
+		}
+		return nil
 	case *breakStmt:
 		return errBreak
 	case *continueStmt:

@@ -11,9 +11,10 @@ import (
 const maxParseDepth = 300
 
 type parser struct {
-	toks  []token
-	i     int
-	depth int
+	toks       []token
+	i          int
+	depth      int
+	generation bool // a {% generation %} block was seen
 }
 
 func (p *parser) cur() token { return p.toks[p.i] }
@@ -88,16 +89,16 @@ func (p *parser) enter() error {
 
 func (p *parser) leave() { p.depth-- }
 
-func parse(toks []token) ([]stmt, error) {
+func parse(toks []token) ([]stmt, bool, error) {
 	p := &parser{toks: toks}
 	body, end, err := p.parseBody(nil, "")
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if end != "" {
-		return nil, p.errorf(p.cur().line, "unexpected '%s'", end)
+		return nil, false, p.errorf(p.cur().line, "unexpected '%s'", end)
 	}
-	return body, nil
+	return body, p.generation, nil
 }
 
 // parseBody parses statements until one of the end tags (left unconsumed after the name, which is
@@ -209,7 +210,7 @@ func (p *parser) parseStatement() (stmt, error) {
 		if err := p.expectBlockEnd(); err != nil {
 			return nil, err
 		}
-		return &scopeStmt{pos{line}, body, scoped}, nil
+		return &scopeStmt{pos{line}, body, scoped, false}, nil
 	case "generation", "autoescape":
 		// transformers' {% generation %} marks assistant text for masks; it renders its body.
 		if t.val == "autoescape" {
@@ -227,7 +228,10 @@ func (p *parser) parseStatement() (stmt, error) {
 		if err := p.expectBlockEnd(); err != nil {
 			return nil, err
 		}
-		return &scopeStmt{pos{line}, body, t.val == "autoescape"}, nil
+		if t.val == "generation" {
+			p.generation = true
+		}
+		return &scopeStmt{pos{line}, body, t.val == "autoescape", t.val == "generation"}, nil
 	case "include", "import", "from", "extends":
 		return nil, p.errorf(line, "'%s' is not supported: chat templates have no template loader", t.val)
 	}
