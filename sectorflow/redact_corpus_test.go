@@ -393,6 +393,59 @@ func TestPromiseRedactorRecallAndFalsePositives(t *testing.T) {
 	}
 }
 
+// TestRedactorScanTree measures false positives on real text: every line of the text files under
+// $SECTORFLOW_REDACT_SCAN (skipped when unset) goes through a redactor without registered
+// secrets, the changed lines are printed, and the test fails if 1% or more change. Point it at a
+// directory of your own job logs to check the redactor on them:
+//
+//	SECTORFLOW_REDACT_SCAN=/var/log/jobs go test ./sectorflow -run TestRedactorScanTree -v
+func TestRedactorScanTree(t *testing.T) {
+	root := os.Getenv("SECTORFLOW_REDACT_SCAN")
+	if root == "" {
+		t.Skip("set SECTORFLOW_REDACT_SCAN to a directory of logs or text files to scan")
+	}
+	r := newTestRedactor(t)
+	total, changed := 0, 0
+	err := filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if d.Name() == ".git" || d.Name() == "redact" {
+				return filepath.SkipDir // the redactor's own corpus is full of secrets
+			}
+			return nil
+		}
+		switch filepath.Ext(path) {
+		case ".log", ".txt", ".go", ".md", ".json", ".jsonl", ".yaml", ".yml", ".py":
+		default:
+			return nil
+		}
+		if strings.HasPrefix(filepath.Base(path), "redact") {
+			return nil
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		sc := bufio.NewScanner(f)
+		sc.Buffer(make([]byte, 64<<10), 16<<20)
+		for n := 1; sc.Scan(); n++ {
+			total++
+			if out := r.Redact(sc.Text()); out != sc.Text() {
+				changed++
+				t.Logf("%s:%d: %.160q", path, n, out)
+			}
+		}
+		return sc.Err()
+	})
+	require.NoError(t, err)
+	require.NotZero(t, total, "no text files under %s", root)
+	t.Logf("%d of %d lines changed (%.3f%%)", changed, total, 100*float64(changed)/float64(total))
+	require.Less(t, float64(changed)/float64(total), 0.01)
+}
+
 func BenchmarkRedact(b *testing.B) {
 	g := corpusGen{rand.New(rand.NewPCG(1, 1))}
 	clean := strings.Join(ordinaryLines(g, 200), "\n")

@@ -174,6 +174,10 @@ func findFields(s, lower string, spans []span) []span {
 		if !ok || !secretValue(s[start:end], strength) {
 			continue
 		}
+		if start > 0 && (s[start-1] == ' ' || s[start-1] == '\t') && strings.HasPrefix(key, "-") &&
+			strings.Trim(s[start:end], "ABCDEFGHIJKLMNOPQRSTUVWXYZ_") == "" {
+			continue // --password VALUE in a usage line: a placeholder
+		}
 		spans = append(spans, span{start: start, end: end, kind: kind, prio: kindPrio[kind]})
 	}
 	return spans

@@ -118,6 +118,7 @@ func TestPatternRedactorLeavesOrdinaryText(t *testing.T) {
 		`{"password": null, "secret": "", "token": "<your token here>"}`,
 		"credentials: /etc/creds/service.json",
 		"std::string password; // C++ code, not a field",
+		"usage: sectorflow redact [--secret VALUE ...] [--password PASSWORD]",
 	}
 	r := newTestRedactor(t)
 	for _, l := range lines {
