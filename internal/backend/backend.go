@@ -36,9 +36,9 @@ var ErrUnavailable = errors.New("backend unavailable")
 var xlaCompiledIn bool
 
 // installHint says how to get a PJRT plugin without this program downloading anything.
-const installHint = "install a PJRT plugin with `go run github.com/gomlx/go-xla/cmd/pjrt_installer@v0.1.4` " +
-	"(it puts pjrt_c_api_<name>_plugin.so in ~/.local/lib/go-xla) or set " + PluginPathEnv +
-	" to the directory holding it; or use " + EnvVar + "=go for the pure-Go backend"
+const installHint = "install a PJRT plugin as pjrt_c_api_<name>_plugin.so in ~/.local/lib/go-xla or " +
+	"/usr/local/lib/go-xla, or set " + PluginPathEnv + " to the directory holding it (for NVIDIA GPUs, JAX's " +
+	"jax-cuda13-plugin package ships one; see the README's GPU section); or use " + EnvVar + "=go for the pure-Go backend"
 
 // Options configures New. The zero value (or nil) means: GOMLX_BACKEND, else automatic.
 type Options struct {

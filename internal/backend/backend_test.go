@@ -67,7 +67,7 @@ func TestChooseUnavailable(t *testing.T) {
 	}{
 		{"xla not compiled in", fakeEnv(map[string]string{EnvVar: "xla:cuda"}, false), "built without the XLA backend; rebuild with cgo enabled"},
 		{"plugin missing", fakeEnv(map[string]string{EnvVar: "xla:cuda"}, true, cpuPlugin), `PJRT plugin "cuda" is not installed (found cpu); the CUDA plugin needs an NVIDIA GPU`},
-		{"no plugin at all", fakeEnv(map[string]string{EnvVar: "xla"}, true), "no PJRT plugin is installed; install a PJRT plugin with `go run github.com/gomlx/go-xla/cmd/pjrt_installer"},
+		{"no plugin at all", fakeEnv(map[string]string{EnvVar: "xla"}, true), "no PJRT plugin is installed; install a PJRT plugin as pjrt_c_api_<name>_plugin.so"},
 		{"missing absolute plugin", fakeEnv(map[string]string{EnvVar: "xla:/nonexistent/pjrt_c_api_cpu_plugin.so"}, true), "PJRT plugin /nonexistent/pjrt_c_api_cpu_plugin.so"},
 		{"unknown backend", fakeEnv(map[string]string{EnvVar: "tpu"}, true), `unknown backend "tpu", want one of go, xla`},
 	}
