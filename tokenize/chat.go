@@ -323,7 +323,7 @@ func (c *ChatTemplate) Render(msgs []Message, opts *ChatOptions) (string, error)
 
 // HasGeneration reports whether the template marks assistant output with {% generation %}
 // blocks, which GenerationSpans reads.
-func (c *ChatTemplate) HasGeneration() bool { return c.tmpl.HasGeneration() }
+func (c *ChatTemplate) HasGeneration() bool { return c != nil && c.tmpl != nil && c.tmpl.HasGeneration() }
 
 // GenerationSpans renders the conversation and returns the byte ranges [start, end) of the
 // output of the template's {% generation %} blocks: what transformers'
@@ -341,6 +341,9 @@ func (c *ChatTemplate) GenerationSpans(msgs []Message, opts *ChatOptions) (strin
 }
 
 func (c *ChatTemplate) render(msgs []Message, opts *ChatOptions) (string, [][2]int, error) {
+	if c == nil || c.tmpl == nil {
+		return "", nil, fmt.Errorf("render chat template: the ChatTemplate was not made by NewChatTemplate")
+	}
 	var o ChatOptions
 	if opts != nil {
 		o = *opts

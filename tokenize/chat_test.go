@@ -344,3 +344,13 @@ func TestGenerationSpans(t *testing.T) {
 	_, _, err = tagged.GenerationSpans(msgs, &ChatOptions{ContinueFinalMessage: true})
 	require.ErrorContains(t, err, "ContinueFinalMessage")
 }
+
+func TestZeroChatTemplate(t *testing.T) {
+	for _, ct := range []*ChatTemplate{nil, {}} {
+		_, err := ct.Render([]Message{{Role: "user", Content: "x"}}, nil)
+		require.ErrorContains(t, err, "not made by NewChatTemplate")
+		_, _, err = ct.AssistantSpans([]Message{{Role: "user", Content: "x"}}, nil)
+		require.Error(t, err)
+		require.False(t, ct.HasGeneration())
+	}
+}
