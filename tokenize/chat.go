@@ -323,7 +323,9 @@ func (c *ChatTemplate) Render(msgs []Message, opts *ChatOptions) (string, error)
 
 // HasGeneration reports whether the template marks assistant output with {% generation %}
 // blocks, which GenerationSpans reads.
-func (c *ChatTemplate) HasGeneration() bool { return c != nil && c.tmpl != nil && c.tmpl.HasGeneration() }
+func (c *ChatTemplate) HasGeneration() bool {
+	return c != nil && c.tmpl != nil && c.tmpl.HasGeneration()
+}
 
 // GenerationSpans renders the conversation and returns the byte ranges [start, end) of the
 // output of the template's {% generation %} blocks: what transformers'
