@@ -94,7 +94,13 @@ func (st *stepper) build(in []*graph.Node, withGrad bool) []*graph.Node {
 	logp := graph.LogSoftmax(logits, -1)
 	valid := graph.GreaterOrEqual(labels, zero)
 	safe := graph.Where(valid, labels, graph.ZerosLike(labels))
-	picked := graph.ReduceSum(graph.Mul(logp, graph.OneHot(safe, spec.VocabSize, dtypes.Float32)), -1)
+	// logp[b, t, label[b, t]] by a gather (its gradient is a scatter-sum): no one-hot [B, T, V].
+	idx := graph.Stack([]*graph.Node{
+		graph.Iota(g, shapes.Make(dtypes.Int32, B, T), 0),
+		graph.Iota(g, shapes.Make(dtypes.Int32, B, T), 1),
+		safe,
+	}, -1)
+	picked := graph.Gather(logp, idx) // [B, T]
 	tokLoss := graph.Where(valid, graph.Neg(picked), graph.ZerosLike(picked)) // [B, T]
 	if !withGrad {
 		return []*graph.Node{tokLoss}
