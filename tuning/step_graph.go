@@ -100,7 +100,7 @@ func (st *stepper) build(in []*graph.Node, withGrad bool) []*graph.Node {
 		graph.Iota(g, shapes.Make(dtypes.Int32, B, T), 1),
 		safe,
 	}, -1)
-	picked := graph.Gather(logp, idx) // [B, T]
+	picked := graph.Gather(logp, idx)                                         // [B, T]
 	tokLoss := graph.Where(valid, graph.Neg(picked), graph.ZerosLike(picked)) // [B, T]
 	if !withGrad {
 		return []*graph.Node{tokLoss}
