@@ -136,7 +136,46 @@ func (s *Spec) Forward(w *WeightNodes, in Inputs) Outputs {
 // LMHead returns the logits [..., vocab] of hidden states [..., Hidden] (typically
 // [Outputs.Hidden] or a gather of its last positions).
 func (s *Spec) LMHead(w *WeightNodes, hidden *graph.Node) *graph.Node {
-	return graph.DotGeneral(hidden, []int{hidden.Rank() - 1}, nil, f32(w.LMHead), []int{1}, nil)
+	return project(hidden, f32(w.LMHead))
+}
+
+// project splits products of at most fewRows rows and at least minSplit outputs into chunks
+// of at most smallProduct/rows outputs: GoMLX v0.26.0's pure-Go backend runs a product whose
+// rows x outputs (per batch example) exceed smallProduct by re-blocking both operands, and
+// parallelises smaller ones across the batch axis only.
+const fewRows, minSplit, smallProduct = 8, 1024, 16384
+
+// minChunk is the smallest chunk worth a separate product; outputs without such a divisor are
+// not split.
+const minChunk = 64
+
+// project computes x W^T for x [..., in] and W [out, in]. For a decoding step (few rows) and a
+// large output it splits W's rows into at least two equal chunks along a batch axis: the pure-Go
+// backend then runs small independent products in parallel (it parallelises small products only
+// across the batch) instead of one product on one core, or of re-blocking the whole LM head on
+// every call; on XLA it is the same product.
+func project(x, w *graph.Node) *graph.Node {
+	dims := x.Shape().Dimensions
+	rows := x.Shape().Size() / dims[len(dims)-1]
+	out, in := w.Shape().Dimensions[0], w.Shape().Dimensions[1]
+	p := 0
+	if rows <= fewRows && out >= minSplit {
+		maxChunk := smallProduct / rows
+		for c := 2; c <= 4096; c++ {
+			if out%c == 0 && out/c <= maxChunk && out/c >= minChunk {
+				p = c
+				break
+			}
+		}
+	}
+	if p == 0 {
+		return graph.DotGeneral(x, []int{x.Rank() - 1}, nil, w, []int{1}, nil)
+	}
+	size := out / p
+	xr := graph.BroadcastToDims(graph.Reshape(x, 1, rows, in), p, rows, in)
+	y := graph.DotGeneral(xr, []int{2}, []int{0}, graph.Reshape(w, p, size, in), []int{2}, []int{0}) // [p, rows, size]
+	y = graph.TransposeAllAxes(y, 1, 0, 2)
+	return graph.Reshape(y, append(append([]int{}, dims[:len(dims)-1]...), out)...)
 }
 
 func checkDims(what string, n *graph.Node, dt dtypes.DType, dims ...int) {
@@ -173,7 +212,7 @@ func rmsNorm(x, w *graph.Node, eps float64) *graph.Node {
 
 // linear computes x W^T (+ b) for x [B, T, in] and W [out, in], plus the LoRA delta.
 func linear(layer int, module string, x, w, b *graph.Node, lora LoRAFunc) *graph.Node {
-	y := graph.DotGeneral(x, []int{x.Rank() - 1}, nil, f32(w), []int{1}, nil)
+	y := project(x, f32(w))
 	if b != nil {
 		y = graph.Add(y, graph.Reshape(f32(b), 1, 1, b.Shape().Dimensions[0]))
 	}
