@@ -157,7 +157,7 @@ func ParseJSONL(r io.Reader, source string, opts *ParseOptions) ([]Example, erro
 		}
 		if tooLong {
 			bad = append(bad, LineError{lineNo, fmt.Sprintf("line is longer than the limit of %d bytes", maxLine)})
-		} else if line := bytes.TrimSpace(buf); len(line) > 0 {
+		} else if line := bytes.TrimSpace(trimBOM(buf, lineNo)); len(line) > 0 {
 			ex, reason := parseLine(line)
 			if reason != "" {
 				bad = append(bad, LineError{lineNo, reason})
@@ -336,4 +336,12 @@ func jsonKind(v any) string {
 		return "an array"
 	}
 	return "a value"
+}
+
+// trimBOM drops a UTF-8 byte order mark at the start of the file, as editors on Windows write.
+func trimBOM(b []byte, lineNo int) []byte {
+	if lineNo == 1 {
+		return bytes.TrimPrefix(b, []byte("\xef\xbb\xbf"))
+	}
+	return b
 }

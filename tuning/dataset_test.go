@@ -78,6 +78,12 @@ func TestParseJSONLEveryBadLineReported(t *testing.T) {
 	require.Equal(t, []int{1, 3, 4}, lines)
 }
 
+func TestParseJSONLByteOrderMarkAndCRLF(t *testing.T) {
+	got, err := ParseJSONL(strings.NewReader("\xef\xbb\xbf{\"text\": \"a\"}\r\n{\"text\": \"b\"}\r\n"), "d", nil)
+	require.NoError(t, err)
+	require.Equal(t, []Example{{Line: 1, Shape: ShapeText, Text: "a"}, {Line: 2, Shape: ShapeText, Text: "b"}}, got)
+}
+
 func TestParseJSONLEmpty(t *testing.T) {
 	_, err := ParseJSONL(strings.NewReader("\n\n"), "d", nil)
 	require.ErrorIs(t, err, ErrInvalidDataset)
