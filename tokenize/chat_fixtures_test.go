@@ -53,7 +53,7 @@ type chatSpans struct {
 	Failure           string   `json:"failure"`
 }
 
-func readJSONL[T any](t *testing.T, path string) []T {
+func chatReadJSONL[T any](t *testing.T, path string) []T {
 	t.Helper()
 	f, err := os.Open(path)
 	require.NoError(t, err)
@@ -88,11 +88,11 @@ var chatFixtureNames = []string{"qwen3", "tiny_llama", "tiny_mistral", "tiny_qwe
 
 func TestChatTemplateFixtures(t *testing.T) {
 	dir := filepath.Join("testdata", "chat_templates")
-	convs := readJSONL[chatConversation](t, filepath.Join(dir, "conversations.jsonl"))
+	convs := chatReadJSONL[chatConversation](t, filepath.Join(dir, "conversations.jsonl"))
 	for _, name := range chatFixtureNames {
 		t.Run(name, func(t *testing.T) {
 			ct := loadFixtureChatTemplate(t, filepath.Join(dir, name, "tokenizer_config.json"))
-			want := readJSONL[chatExpected](t, filepath.Join(dir, name, "expected.jsonl"))
+			want := chatReadJSONL[chatExpected](t, filepath.Join(dir, name, "expected.jsonl"))
 			require.NotEmpty(t, want)
 			seen := map[int]int{}
 			for _, w := range want {
@@ -122,11 +122,11 @@ func TestChatTemplateFixtures(t *testing.T) {
 
 func TestChatTemplateAssistantSpansFixtures(t *testing.T) {
 	dir := filepath.Join("testdata", "chat_templates")
-	convs := readJSONL[chatConversation](t, filepath.Join(dir, "conversations.jsonl"))
+	convs := chatReadJSONL[chatConversation](t, filepath.Join(dir, "conversations.jsonl"))
 	for _, name := range chatFixtureNames {
 		t.Run(name, func(t *testing.T) {
 			ct := loadFixtureChatTemplate(t, filepath.Join(dir, name, "tokenizer_config.json"))
-			want := readJSONL[chatSpans](t, filepath.Join(dir, name, "spans.jsonl"))
+			want := chatReadJSONL[chatSpans](t, filepath.Join(dir, name, "spans.jsonl"))
 			require.NotEmpty(t, want)
 			for _, w := range want {
 				c := convs[w.ConversationIndex]
@@ -167,7 +167,7 @@ func TestChatTemplateSharedFixtures(t *testing.T) {
 	if err != nil {
 		t.Skipf("shared fixtures not found at %s: %v", dir, err)
 	}
-	convs := readJSONL[chatConversation](t, filepath.Join(dir, "conversations.jsonl"))
+	convs := chatReadJSONL[chatConversation](t, filepath.Join(dir, "conversations.jsonl"))
 	for _, e := range entries {
 		if !e.IsDir() {
 			continue
@@ -182,7 +182,7 @@ func TestChatTemplateSharedFixtures(t *testing.T) {
 				t.Skipf("no template for %s: %v", name, err)
 			}
 			ct := loadFixtureChatTemplate(t, cfg)
-			for _, w := range readJSONL[chatExpected](t, filepath.Join(dir, name, "expected.jsonl")) {
+			for _, w := range chatReadJSONL[chatExpected](t, filepath.Join(dir, name, "expected.jsonl")) {
 				c := convs[w.ConversationIndex]
 				got, err := ct.Render(c.Messages, c.options(w.AddGenerationPrompt))
 				if w.Error != nil {
@@ -197,7 +197,7 @@ func TestChatTemplateSharedFixtures(t *testing.T) {
 			if _, err := os.Stat(spansPath); err != nil {
 				return
 			}
-			for _, w := range readJSONL[chatSpans](t, spansPath) {
+			for _, w := range chatReadJSONL[chatSpans](t, spansPath) {
 				c := convs[w.ConversationIndex]
 				rendered, spans, err := ct.AssistantSpans(c.Messages, c.options(false))
 				if !w.OK {
