@@ -43,12 +43,13 @@ type modelRunner struct {
 	execs  map[string]*graph.Exec // by adapter layout and step kind (prefill or decode)
 	resize *graph.Exec
 
-	// Adapter stacks (see model.LoRAStack): device slot i of N = maxAdapters+1 holds adapters[i].
+	// Adapter stacks: adapters[s] is device slot s (1..maxAdapters; 0 is "none"), stored at
+	// index s-1 of each stack (see maskedLoRA).
 	adapters  []*adapterWeights
 	loraSig   string
 	loraKeys  []loraKey // adapted (layer, module) pairs, in stack order
 	loraRank  int
-	loraStack []*tensors.Tensor // A, B, Scale per key
+	loraStack []*tensors.Tensor // A [N*R, in], B^T [out, N*R], scale [N] per key
 	loraDirty bool
 }
 
@@ -178,7 +179,8 @@ func (r *modelRunner) run(rows []stepRow, which []int, gathered bool, logits [][
 	}
 	mask := make([]bool, B*T*S)
 	sel := make([]float32, B*T)
-	adapterRows := make([]int32, B)
+	nSlots := len(r.adapters) - 1
+	adapterSel := make([]float32, B*nSlots) // one-hot of each line's adapter; none for slot 0
 	rowIdx := make([]int32, B)
 	rowHot := make([]float32, B*r.rows)
 	for k, i := range which {
@@ -194,7 +196,9 @@ func (r *modelRunner) run(rows []stepRow, which []int, gathered bool, logits [][
 			}
 		}
 		sel[b*T+len(row.tokens)-1] = 1
-		adapterRows[b] = int32(row.adapter)
+		if row.adapter > 0 {
+			adapterSel[b*nSlots+row.adapter-1] = 1
+		}
 		rowIdx[b] = int32(row.slot)
 		rowHot[b*r.rows+row.slot] = 1
 	}
@@ -214,7 +218,7 @@ func (r *modelRunner) run(rows []stepRow, which []int, gathered bool, logits [][
 		if err := r.refreshLoRA(); err != nil {
 			return err
 		}
-		args = append(args, tensors.FromFlatDataAndDimensions(adapterRows, B))
+		args = append(args, tensors.FromFlatDataAndDimensions(adapterSel, B, nSlots))
 	}
 	nOwn := len(args)
 	exec, err := r.exec(useLoRA, gathered)
@@ -333,16 +337,16 @@ func (r *modelRunner) remap(rows int, moves map[int]int) error {
 // forward builds one program. in: ids, pos, slots, mask, sel, [row indices [B, 1] and row
 // one-hots [B, rows] when gathered], [adapter rows when keys != nil], weights..., K caches...,
 // V caches..., [LoRA stacks...]. out: logits [B, V], K caches..., V caches... (all cache rows).
-func (r *modelRunner) forward(in []*graph.Node, keys []loraKey, gathered bool) []*graph.Node {
+func (r *modelRunner) forward(in []*graph.Node, keys []loraKey, rank int, gathered bool) []*graph.Node {
 	spec := r.spec
 	ids, pos, slots, mask, sel := in[0], in[1], in[2], in[3], in[4]
 	rest := in[5:]
-	var rowIdx, rowHot, adapterRows *graph.Node
+	var rowIdx, rowHot, adapterSel *graph.Node
 	if gathered {
 		rowIdx, rowHot, rest = rest[0], rest[1], rest[2:]
 	}
 	if keys != nil {
-		adapterRows, rest = rest[0], rest[1:]
+		adapterSel, rest = rest[0], rest[1:]
 	}
 	nw := len(r.m.WeightNames())
 	w := spec.WeightsFromNodes(rest[:nw])
@@ -358,13 +362,11 @@ func (r *modelRunner) forward(in []*graph.Node, keys []loraKey, gathered bool) [
 	}
 	var lora model.LoRAFunc
 	if keys != nil {
-		stacks := map[loraKey]*model.LoRAStack{}
+		stacks := map[loraKey]loraStackNodes{}
 		for i, k := range keys {
-			stacks[k] = &model.LoRAStack{A: rest[3*i], B: rest[3*i+1], Scale: rest[3*i+2]}
+			stacks[k] = loraStackNodes{a: rest[3*i], bt: rest[3*i+1], scale: rest[3*i+2]}
 		}
-		lora = model.GatherLoRA(func(layer int, module string) *model.LoRAStack {
-			return stacks[loraKey{layer, module}]
-		}, adapterRows)
+		lora = maskedLoRA(stacks, adapterSel, rank)
 	}
 	out := spec.Forward(w, model.Inputs{
 		IDs: ids, Positions: pos, Mask: mask,
@@ -390,6 +392,7 @@ func (r *modelRunner) forward(in []*graph.Node, keys []loraKey, gathered bool) [
 // exec returns the program for a step kind, compiling it on first use.
 func (r *modelRunner) exec(useLoRA, gathered bool) (*graph.Exec, error) {
 	var keys []loraKey
+	rank := r.loraRank
 	key := fmt.Sprintf("base/%v", gathered)
 	if useLoRA {
 		keys = slices.Clone(r.loraKeys)
@@ -398,7 +401,7 @@ func (r *modelRunner) exec(useLoRA, gathered bool) (*graph.Exec, error) {
 	if e, ok := r.execs[key]; ok {
 		return e, nil
 	}
-	e, err := graph.NewExec(r.backend, func(in []*graph.Node) []*graph.Node { return r.forward(in, keys, gathered) })
+	e, err := graph.NewExec(r.backend, func(in []*graph.Node) []*graph.Node { return r.forward(in, keys, rank, gathered) })
 	if err != nil {
 		return nil, err
 	}
@@ -437,35 +440,37 @@ func (r *modelRunner) refreshLoRA() error {
 	if len(keys) == 0 {
 		return errors.New("a request names an adapter but no adapter is resident")
 	}
-	N := len(r.adapters)
+	N := len(r.adapters) - 1
 	stacks := make([]*tensors.Tensor, 0, 3*len(keys))
 	for _, k := range keys {
 		in, out, err := spec.ModuleDims(k.module)
 		if err != nil {
 			return err
 		}
-		A := make([]float32, N*rank*in)
-		Bm := make([]float32, N*out*rank)
+		A := make([]float32, N*rank*in)   // [N*R, in]
+		Bt := make([]float32, out*N*rank) // [out, N*R]
 		scale := make([]float32, N)
 		for slot, a := range r.adapters {
-			if a == nil {
+			if a == nil || slot == 0 {
 				continue
 			}
+			n := slot - 1
 			for _, m := range a.modules {
 				if m.layer != k.layer || m.target != k.module {
 					continue
 				}
-				// A [r, in] into rows 0..r-1 of the slot's [R, in]; B [out, r] into columns.
-				copy(A[slot*rank*in:], m.a)
+				// A [r, in] into rows n*R.. of A; B [out, r] into columns n*R.. of B^T; the ranks
+				// past r stay zero.
+				copy(A[n*rank*in:], m.a)
 				for o := range out {
-					copy(Bm[slot*out*rank+o*rank:slot*out*rank+o*rank+m.rank], m.b[o*m.rank:(o+1)*m.rank])
+					copy(Bt[o*N*rank+n*rank:o*N*rank+n*rank+m.rank], m.b[o*m.rank:(o+1)*m.rank])
 				}
-				scale[slot] = m.scale
+				scale[n] = m.scale
 			}
 		}
 		stacks = append(stacks,
-			tensors.FromFlatDataAndDimensions(A, N, rank, in),
-			tensors.FromFlatDataAndDimensions(Bm, N, out, rank),
+			tensors.FromFlatDataAndDimensions(A, N*rank, in),
+			tensors.FromFlatDataAndDimensions(Bt, out, N*rank),
 			tensors.FromFlatDataAndDimensions(scale, N))
 	}
 	for _, t := range r.loraStack {
