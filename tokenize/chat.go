@@ -13,6 +13,7 @@ import (
 // returns msg exactly, as Python's jinja2.TemplateError(msg) prints.
 type TemplateError struct{ Message string }
 
+// Error returns the message the template raised, unchanged.
 func (e *TemplateError) Error() string { return e.Message }
 
 // ChatTemplate is a parsed Hugging Face chat template (the chat_template of

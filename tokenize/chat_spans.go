@@ -28,6 +28,7 @@ type SpanError struct {
 	Reason       string
 }
 
+// Error names the message and the failed check, as spans.jsonl's failure field does.
 func (e *SpanError) Error() string {
 	return fmt.Sprintf("assistant message %d: %s", e.MessageIndex, e.Reason)
 }

@@ -14,6 +14,7 @@ type Error struct {
 	Msg  string
 }
 
+// Error prefixes the message with its line when known.
 func (e *Error) Error() string {
 	if e.Line > 0 {
 		return fmt.Sprintf("line %d: %s", e.Line, e.Msg)
