@@ -107,7 +107,7 @@ func BenchmarkDecode(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer exec.Finalize()
-	for _, batch := range []int{1, 8} {
+	for _, batch := range []int{1, 8, 32} {
 		b.Run(fmt.Sprintf("batch%d_cache%d", batch, S), func(b *testing.B) {
 			ids := make([]int32, batch)
 			pos := make([]int32, batch)

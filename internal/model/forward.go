@@ -139,11 +139,11 @@ func (s *Spec) LMHead(w *WeightNodes, hidden *graph.Node) *graph.Node {
 	return project(hidden, f32(w.LMHead))
 }
 
-// project splits products of at most fewRows rows and at least minSplit outputs into chunks
+// project splits products of at most fewRows rows (decode steps of up to 32 sequences) and at least minSplit outputs into chunks
 // of at most smallProduct/rows outputs: GoMLX v0.26.0's pure-Go backend runs a product whose
 // rows x outputs (per batch example) exceed smallProduct by re-blocking both operands, and
 // parallelises smaller ones across the batch axis only.
-const fewRows, minSplit, smallProduct = 8, 1024, 16384
+const fewRows, minSplit, smallProduct = 32, 1024, 16384
 
 // minChunk is the smallest chunk worth a separate product; outputs without such a divisor are
 // not split.

@@ -22,7 +22,7 @@ func TestProjectMatchesMatmul(t *testing.T) {
 		{"decode row, large output", 1, 1, 16, 32000, true},
 		{"batch of 8 rows", 8, 1, 8, 2816, true},
 		{"two rows of three tokens, odd output", 2, 3, 8, 1500, true},
-		{"prefill: not split", 1, 16, 8, 2048, false},
+		{"prefill: not split", 1, 64, 8, 2048, false},
 		{"prime output: not split", 1, 1, 8, 1031, false},
 		{"small output: not split", 1, 1, 8, 512, false},
 	}
