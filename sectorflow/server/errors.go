@@ -10,9 +10,9 @@ import (
 // apiError is an error the server answers with, in OpenAI's shape:
 // {"error": {"message", "type", "param", "code"}}.
 type apiError struct {
-	Status  int    `json:"-"`
-	Message string `json:"message"`
-	Type    string `json:"type"`
+	Status  int     `json:"-"`
+	Message string  `json:"message"`
+	Type    string  `json:"type"`
 	Param   *string `json:"param"`
 	Code    *string `json:"code"`
 }

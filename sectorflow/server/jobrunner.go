@@ -511,7 +511,7 @@ func (jr *jobRunner) onEvent(ctx context.Context, aj *activeJob, e sectorflow.Tu
 			r.Checkpoints = append(r.Checkpoints, jobCheckpoint{ID: newID("ftckpt-"), Object: "fine_tuning.job.checkpoint",
 				CreatedAt: time.Now().Unix(), FineTuningJobID: r.Job.ID, StepNumber: e.Step,
 				FineTunedModelCheckpoint: s.fineTunedModelID(r.Tenant, r.Job.Suffix, r.Job.ID) + fmt.Sprintf(":ckpt-step-%d", e.Step),
-				Metrics: map[string]any{"step": e.Step, "train_loss": e.Loss}})
+				Metrics:                  map[string]any{"step": e.Step, "train_loss": e.Loss}})
 			r.addEvent("info", "message", fmt.Sprintf("Checkpoint created at step %d", e.Step), nil)
 		})
 	}
