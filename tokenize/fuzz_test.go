@@ -23,6 +23,13 @@ func fuzzTokenizers(t testing.TB) map[string]*Tokenizer {
 		for _, n := range fixtureTokenizers {
 			fuzzToks[n] = loadFixtureTokenizer(t, n)
 		}
+		for _, n := range []string{"unigram", "wordpiece", "bpe_prefix", "precompiled"} {
+			data, err := os.ReadFile(filepath.Join("testdata", "small", n+".json"))
+			require.NoError(t, err)
+			tok, err := New(data, nil)
+			require.NoError(t, err)
+			fuzzToks[n] = tok
+		}
 	})
 	return fuzzToks
 }
