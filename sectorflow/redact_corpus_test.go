@@ -149,6 +149,19 @@ var corpusFormats = []format{
 		return ctx(g, "hf_"+g.str(34, upper+lower), "HF_TOKEN=%s", "huggingface-cli login --token %s",
 			"hub: downloading with %s", `{"hf_token": "%s"}`)
 	}},
+	{"bare aws secret key on an aws line", func(g corpusGen) sample {
+		key := g.str(38, b64chars) + g.pick("A", "B") + g.pick("1", "7") // some upper, lower and digit
+		return ctx(g, key, "aws credentials: "+fakeAWSKeyID+" %s", "User name,Access key ID,Secret access key\nbob,AKIAIOSFODNN7EXAMPLE,%s",
+			"[default] aws %s")
+	}},
+	{"other vendor tokens", func(g corpusGen) sample {
+		tok := []string{
+			"GOCSPX-" + g.str(28, urlsafe), "ya29." + g.str(100, urlsafe), "npm_" + g.str(36, alnum),
+			"pypi-AgEIcHlwaS5vcmc" + g.str(150, urlsafe), "dckr_pat_" + g.str(27, urlsafe),
+			"SG." + g.str(22, urlsafe) + "." + g.str(43, urlsafe),
+		}[g.rng.IntN(6)]
+		return ctx(g, tok, "//registry.npmjs.org/:_authToken=%s", "using %s", "TWINE_PASSWORD=%s", `{"client_secret": "%s"}`)
+	}},
 	{"jwt", func(g corpusGen) sample {
 		enc := base64.RawURLEncoding.EncodeToString
 		tok := enc([]byte(`{"alg":"`+g.pick("HS256", "RS256", "ES256")+`","typ":"JWT"}`)) + "." +

@@ -25,6 +25,11 @@ const (
 	kindAnthropic    = "anthropic-key"
 	kindOpenAI       = "openai-key"
 	kindHuggingFace  = "huggingface-token"
+	kindGCPOAuth     = "gcp-oauth"
+	kindNPM          = "npm-token"
+	kindPyPI         = "pypi-token"
+	kindDocker       = "docker-token"
+	kindSendGrid     = "sendgrid-key"
 	kindJWT          = "jwt"
 	kindAuth         = "authorization"
 	kindURLPassword  = "url-password"
@@ -39,7 +44,7 @@ const (
 var allKinds = []string{
 	kindPrivateKey, kindAWSKeyID, kindAWSSecret, kindGCPAPIKey, kindAzureKey, kindAzureSAS,
 	kindGitHub, kindGitLab, kindSlackToken, kindSlackWebhook, kindStripe, kindAnthropic, kindOpenAI,
-	kindHuggingFace, kindJWT, kindAuth, kindURLPassword, kindPassword, kindAPIKey, kindToken,
+	kindHuggingFace, kindGCPOAuth, kindNPM, kindPyPI, kindDocker, kindSendGrid, kindJWT, kindAuth, kindURLPassword, kindPassword, kindAPIKey, kindToken,
 	kindSecret, kindUnstable,
 }
 
@@ -74,6 +79,10 @@ var rules = []rule{
 	{kind: kindAWSSecret, keywords: []string{"secret_access_key", "secretaccesskey", "secret-access-key", "aws_secret", "awssecret"},
 		re:    regexp.MustCompile(`(?i)(?:aws_?secret_?(?:access_?)?key|secret_?access_?key|(?:aws-)?secret-access-key)\\?["']?(?:\s*(?:=>|:=|[:=])\s*|\s+)\\?["']?([A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+]|\z)`),
 		group: 1},
+	{kind: kindAWSSecret, keywords: []string{"aws", "akia", "asia"}, // a bare secret key on a line about AWS
+		re:    regexp.MustCompile(`(?:^|[^A-Za-z0-9/+=])([A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|$)`),
+		group: 1,
+		valid: func(s string) bool { return hasUpper(s) && hasLower(s) && hasDigit(s) }},
 	{kind: kindGCPAPIKey, keywords: []string{"aiza"},
 		re: regexp.MustCompile(`AIza[0-9A-Za-z_\-]{35}`)},
 	{kind: kindAzureKey, keywords: []string{"accountkey=", "sharedaccesskey="},
@@ -100,6 +109,16 @@ var rules = []rule{
 	{kind: kindHuggingFace, keywords: []string{"hf_", "api_org_"},
 		re:    regexp.MustCompile(`\b(?:hf_|api_org_)[A-Za-z0-9]{30,}\b`),
 		valid: func(s string) bool { return hasUpper(s[3:]) && hasLower(s[3:]) }},
+	{kind: kindGCPOAuth, keywords: []string{"gocspx-", "ya29."},
+		re: regexp.MustCompile(`\b(?:GOCSPX-[A-Za-z0-9_\-]{28}|ya29\.[A-Za-z0-9_\-]{20,})`)},
+	{kind: kindNPM, keywords: []string{"npm_"},
+		re: regexp.MustCompile(`\bnpm_[A-Za-z0-9]{36}\b`)},
+	{kind: kindPyPI, keywords: []string{"pypi-ageichlwas5vcmc"},
+		re: regexp.MustCompile(`\bpypi-AgEIcHlwaS5vcmc[A-Za-z0-9_\-]{50,}`)},
+	{kind: kindDocker, keywords: []string{"dckr_pat_"},
+		re: regexp.MustCompile(`\bdckr_pat_[A-Za-z0-9_\-]{27,}`)},
+	{kind: kindSendGrid, keywords: []string{"sg."},
+		re: regexp.MustCompile(`\bSG\.[A-Za-z0-9_\-]{22}\.[A-Za-z0-9_\-]{43}\b`)},
 	{kind: kindJWT, keywords: []string{"eyj"},
 		re: regexp.MustCompile(`\beyJ[A-Za-z0-9_\-]{10,}\.eyJ[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]*`)},
 	{kind: kindAuth, keywords: []string{"authorization"},
