@@ -9,12 +9,15 @@ import (
 // AddedToken is a token of tokenizer.json's "added_tokens": matched in the text before the
 // model runs, never split.
 type AddedToken struct {
-	ID         int
-	Content    string
-	Special    bool
+	ID      int
+	Content string
+	// Special tokens are left out by Decode with skipSpecialTokens.
+	Special bool
+	// SingleWord: only matched when not inside a word (no word character on either side).
 	SingleWord bool
-	LStrip     bool
-	RStrip     bool
+	// LStrip and RStrip: the match swallows the whitespace on its left or right.
+	LStrip, RStrip bool
+	// Normalized: matched on the normalized text instead of the input.
 	Normalized bool
 }
 

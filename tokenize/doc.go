@@ -13,4 +13,9 @@
 //	text := tok.Decode(ids, true)
 //
 // For streaming generation, NewStreamDecoder turns ids into text as soon as the text is final.
+// ChatTemplate renders tokenizer_config.json's chat template (Jinja) the way transformers'
+// apply_chat_template does, and finds the spans of assistant messages for loss masks.
+//
+// A Tokenizer is immutable after loading and safe for concurrent use; EncodeBatch encodes in
+// parallel.
 package tokenize
