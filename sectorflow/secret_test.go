@@ -1,0 +1,31 @@
+package sectorflow
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestSecretNeverPrints(t *testing.T) {
+	s := NewSecret("sk-live-value-123")
+	var buf bytes.Buffer
+	slog.New(slog.NewTextHandler(&buf, nil)).Info("x", "s", s)
+	js, err := json.Marshal(struct{ S Secret }{s})
+	require.NoError(t, err)
+	for _, got := range []string{
+		s.String(), s.GoString(), buf.String(), string(js),
+		fmt.Sprintf("%v %s %q %+v %#v %d %x %T", s, s, s, s, s, s, s, s),
+		fmt.Sprintf("%v", struct{ S Secret }{s}), fmt.Sprintf("%+v", &struct{ S Secret }{s}),
+	} {
+		require.NotContains(t, got, "sk-live-value-123")
+		require.Contains(t, got, "REDACTED")
+	}
+	require.Equal(t, "sk-live-value-123", s.Reveal())
+	require.False(t, s.IsZero())
+	require.True(t, Secret{}.IsZero())
+	require.Equal(t, "", Secret{}.String())
+}
