@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"math"
@@ -299,9 +298,6 @@ func (t *trainer) loop(ctx context.Context) (lastCheckpoint string, evalLoss flo
 		}
 		r, err := t.step(ctx)
 		if err != nil {
-			if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-				return lastCheckpoint, evalLoss, err
-			}
 			return lastCheckpoint, evalLoss, err
 		}
 		tokens += r.tokens
