@@ -64,19 +64,46 @@ func Train(ctx context.Context, modelDir, dataPath, outDir string, opts *Options
 	if _, err := resolveTargets(o.Targets); err != nil {
 		return nil, err
 	}
+	c, err := loadCodec(modelDir)
+	if err != nil {
+		return nil, err
+	}
+	// The data is checked before the weights are read: a bad line should not cost a model load.
+	d, err := readData(dataPath, c, o)
+	if err != nil {
+		return nil, err
+	}
 	m, _, err := loadModel(modelDir)
 	if err != nil {
 		return nil, err
 	}
 	defer m.Close()
-	c, err := loadCodec(modelDir)
-	if err != nil {
-		return nil, err
-	}
 	if o.BaseModelName == "" {
 		o.BaseModelName = modelDir
 	}
-	return train(ctx, m, c, dataPath, outDir, o)
+	return trainPrepared(ctx, m, c, d, outDir, o)
+}
+
+// data is a run's prepared training and validation sets.
+type data struct {
+	path              string
+	train, val        []Sample
+	trainSt, valStats Stats
+}
+
+// readData parses and prepares the training set at path and the validation set, if any.
+func readData(path string, c *codec, o Options) (*data, error) {
+	d := &data{path: path}
+	var err error
+	if d.train, d.trainSt, err = readSamples(path, c, o); err != nil {
+		return nil, err
+	}
+	if o.ValidationPath != "" {
+		if d.val, d.valStats, err = readSamples(o.ValidationPath, c, o); err != nil {
+			return nil, err
+		}
+	}
+	return d, nil
 }
 
 // readSamples parses and prepares one dataset file.
@@ -88,31 +115,37 @@ func readSamples(path string, c *codec, o Options) ([]Sample, Stats, error) {
 	return Prepare(exs, c.tok, c.chat, path, &PrepareOptions{MaxSeqLen: o.MaxSeqLen, Truncate: o.Truncate, EOSIDs: c.eos})
 }
 
-// train runs Train's work once the model and codec are loaded (o has its defaults).
-func train(ctx context.Context, m *model.Model, c *codec, dataPath, outDir string, o Options) (res *Result, err error) {
+// train reads the data and runs Train's work once the model and codec are loaded (o has its
+// defaults).
+func train(ctx context.Context, m *model.Model, c *codec, dataPath, outDir string, o Options) (*Result, error) {
+	d, err := readData(dataPath, c, o)
+	if err != nil {
+		return nil, err
+	}
+	return trainPrepared(ctx, m, c, d, outDir, o)
+}
+
+// trainPrepared trains on prepared data.
+func trainPrepared(ctx context.Context, m *model.Model, c *codec, d *data, outDir string, o Options) (res *Result, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("train: internal failure: %v", r)
 		}
 	}()
-	samples, stats, err := readSamples(dataPath, c, o)
-	if err != nil {
-		return nil, err
-	}
-	for _, s := range samples {
-		for i, id := range s.IDs {
-			if id < 0 || int(id) >= m.Spec.VocabSize {
-				return nil, fmt.Errorf("dataset %s: line %d: token %d is id %d, outside the model's vocabulary of %d", dataPath, s.Line, i, id, m.Spec.VocabSize)
+	for _, set := range []struct {
+		path    string
+		samples []Sample
+	}{{d.path, d.train}, {o.ValidationPath, d.val}} {
+		for _, s := range set.samples {
+			for i, id := range s.IDs {
+				if id < 0 || int(id) >= m.Spec.VocabSize {
+					return nil, fmt.Errorf("dataset %s: line %d: token %d is id %d, outside the model's vocabulary of %d", set.path, s.Line, i, id, m.Spec.VocabSize)
+				}
 			}
 		}
 	}
-	res = &Result{Train: stats, EvalLoss: math.NaN()}
-	var val []Sample
-	if o.ValidationPath != "" {
-		if val, res.Validation, err = readSamples(o.ValidationPath, c, o); err != nil {
-			return nil, err
-		}
-	}
+	res = &Result{Train: d.trainSt, Validation: d.valStats, EvalLoss: math.NaN()}
+	samples, val := d.train, d.val
 	if err := os.MkdirAll(outDir, 0o755); err != nil {
 		return nil, fmt.Errorf("output directory: %w", err)
 	}
