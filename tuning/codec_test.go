@@ -194,3 +194,19 @@ func TestEvalAndCheckpointEvents(t *testing.T) {
 	}
 	require.Equal(t, []string{checkpointName(3), checkpointName(4)}, names)
 }
+
+// TestScheduleInEvents: the learning rate each step used follows transformers' linear schedule
+// with warmup (the first warmup step runs at 0).
+func TestScheduleInEvents(t *testing.T) {
+	data := writeJSONL(t, map[string]string{"prompt": "a", "completion": "b"})
+	var lrs []float64
+	_, err := Train(context.Background(), filepath.Join(fixtureDir, "llama"), data, t.TempDir(), &Options{
+		Rank: 2, MaxSteps: 4, WarmupSteps: 2, LearningRate: 1e-3, Schedule: ScheduleLinear,
+		OnEvent: func(e Event) {
+			if e.Kind == EventStep {
+				lrs = append(lrs, e.LearningRate)
+			}
+		}})
+	require.NoError(t, err)
+	require.InDeltaSlice(t, []float64{0, 0.5e-3, 1e-3, 0.5e-3}, lrs, 1e-12)
+}
