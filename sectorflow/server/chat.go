@@ -336,7 +336,7 @@ func (s *Server) generate(ctx context.Context, pl *plan) []iter.Seq2[*genChunk, 
 
 // run executes a plan and answers, streaming or not; it meters the request once it has ended.
 func (s *Server) run(w http.ResponseWriter, r *http.Request, pl *plan) error {
-	ctx, cancel := context.WithTimeout(r.Context(), s.opts.RequestTimeout)
+	ctx, cancel := context.WithTimeout(context.WithValue(r.Context(), modelIDKey{}, pl.model), s.opts.RequestTimeout)
 	defer cancel()
 	streams := s.generate(ctx, pl)
 	// Pull the first item of every choice before answering, so that a full queue or an invalid
@@ -396,7 +396,6 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request, pl *plan) error {
 		}()
 	}
 	go func() { wg.Wait(); close(events) }()
-	start := time.Now()
 	var res *completionResult
 	var err error
 	if pl.stream {
@@ -407,7 +406,6 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request, pl *plan) error {
 	cancel()
 	for range events { // let the producers end
 	}
-	s.meterRequest(r.Context(), pl, res, err, time.Since(start))
 	if err != nil && !pl.stream {
 		return s.errorFromEngine(err)
 	}
@@ -648,38 +646,24 @@ func (s *Server) completionLogprobs(lps []tokenLogprob) map[string]any {
 	return map[string]any{"tokens": tokens, "token_logprobs": values, "top_logprobs": tops, "text_offset": offsets}
 }
 
-// meterRequest records a request's usage once it has ended; requests refused before the model
-// ran them record nothing.
-func (s *Server) meterRequest(ctx context.Context, pl *plan, res *completionResult, err error, elapsed time.Duration) {
-	if s.meter == nil || res == nil {
-		return
-	}
-	u := res.usage()
-	if u.PromptTokens == 0 && u.CompletionTokens == 0 && err != nil {
-		return
-	}
-	outcome := sectorflow.OutcomeCompleted
-	switch {
-	case err == nil:
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded), errors.Is(err, errShutdown):
-		outcome = sectorflow.OutcomeCancelled
-	default:
-		outcome = sectorflow.OutcomeFailed
-	}
-	if u.PromptTokens == 0 {
-		u.PromptTokens = len(pl.base.PromptIDs)
-	}
-	rec := sectorflow.Usage{ID: pl.id, Tenant: principalOf(ctx).Tenant, Kind: sectorflow.UsageInference, Model: s.modelName,
-		Adapter: adapterModel(pl), PromptTokens: int64(u.PromptTokens * pl.n), CompletionTokens: int64(u.CompletionTokens),
-		ComputeTime: elapsed, Outcome: outcome}
-	if merr := s.meter.Record(context.WithoutCancel(ctx), rec); merr != nil {
-		s.log.Error("metering request", "id", pl.id, "error", merr)
-	}
-}
+type modelIDKey struct{}
 
-func adapterModel(pl *plan) string {
-	if pl.adapter == "" {
-		return ""
+// onUsage receives the usage of every engine request (one per choice) when it ends, with the
+// request's context, and bills the calling tenant. Requests refused before the model ran them
+// (invalid, queue full) are not reported.
+func (s *Server) onUsage(ctx context.Context, u sectorflow.Usage) {
+	if s.meter == nil {
+		return
 	}
-	return pl.model
+	u.Tenant = principalOf(ctx).Tenant
+	if u.Tenant == "" {
+		return // not a request of this server's handlers
+	}
+	if model, ok := ctx.Value(modelIDKey{}).(string); ok && u.Adapter != "" {
+		u.Adapter = model
+	}
+	u.Model = s.modelName
+	if err := s.meter.Record(context.WithoutCancel(ctx), u); err != nil {
+		s.log.Error("metering request", "id", u.ID, "error", err)
+	}
 }

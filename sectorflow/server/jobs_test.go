@@ -182,8 +182,8 @@ func TestFineTuningEndToEnd(t *testing.T) {
 
 	// A secret in the metadata must not reach the job log.
 	const secret = "ghp_0123456789abcdefghijABCDEFGHIJ012345"
-	job := createJob(t, alice, f.ID, 1, 2, option.WithJSONSet("metadata", map[string]string{"token": secret}),
-		option.WithJSONSet("hyperparameters.lora_rank", 4))
+	job := createJob(t, alice, f.ID, 3, 2, option.WithJSONSet("metadata", map[string]string{"token": secret}),
+		option.WithJSONSet("hyperparameters.lora_rank", 4), option.WithJSONSet("hyperparameters.learning_rate_multiplier", 50))
 	require.Equal(t, "validating_files", string(job.Status))
 	require.Equal(t, "llama", job.Model)
 	require.Equal(t, f.ID, job.TrainingFile)
@@ -192,7 +192,7 @@ func TestFineTuningEndToEnd(t *testing.T) {
 	require.Equal(t, "succeeded", string(done.Status), "%+v", done.Error)
 	require.Equal(t, "ft:llama:alice:e2e:"+job.ID, done.FineTunedModel)
 	require.Positive(t, done.TrainedTokens)
-	require.EqualValues(t, 1, done.Hyperparameters.NEpochs.OfInt)
+	require.EqualValues(t, 3, done.Hyperparameters.NEpochs.OfInt)
 	require.EqualValues(t, 2, done.Hyperparameters.BatchSize.OfInt)
 
 	// Events: newest first, from creation to success with metrics between.
@@ -209,12 +209,12 @@ func TestFineTuningEndToEnd(t *testing.T) {
 	require.NoError(t, iter.Err())
 	require.Equal(t, "The job has successfully completed", msgs[0])
 	require.Contains(t, msgs[len(msgs)-1], "Created fine-tuning job")
-	require.Equal(t, 4, metrics, "8 examples, batch 2, one epoch: 4 steps")
+	require.Equal(t, 12, metrics, "8 examples, batch 2, three epochs: 12 steps")
 
 	cps, err := alice.FineTuning.Jobs.Checkpoints.List(ctx, job.ID, openai.FineTuningJobCheckpointListParams{})
 	require.NoError(t, err)
 	require.NotEmpty(t, cps.Data)
-	require.EqualValues(t, 4, cps.Data[0].StepNumber, "newest first")
+	require.EqualValues(t, 12, cps.Data[0].StepNumber, "newest first")
 
 	// The fine-tuned model is listed for its owner only.
 	models, err := alice.Models.List(ctx)
@@ -236,6 +236,18 @@ func TestFineTuningEndToEnd(t *testing.T) {
 	jobs, err := bob.FineTuning.Jobs.List(ctx, openai.FineTuningJobListParams{})
 	require.NoError(t, err)
 	require.Empty(t, jobs.Data)
+
+	// The fine-tuned model answers with its adapter: its greedy reply differs from the base's.
+	q := chatParams(done.FineTunedModel, "What is code 3?", 8)
+	ft, err := alice.Chat.Completions.New(ctx, q)
+	require.NoError(t, err)
+	q.Model = "llama"
+	base, err := alice.Chat.Completions.New(ctx, q)
+	require.NoError(t, err)
+	require.NotEqual(t, base.Choices[0].Message.Content, ft.Choices[0].Message.Content)
+	q.Model = done.FineTunedModel
+	_, err = bob.Chat.Completions.New(ctx, q)
+	require.Equal(t, http.StatusNotFound, statusOf(err), "another tenant cannot use the model")
 
 	// The adapter downloads in PEFT format.
 	resp := doJSON(t, "GET", r.url+"/v1/fine_tuning/jobs/"+job.ID+"/adapter", "sk-alice-0001")
@@ -273,12 +285,23 @@ func TestFineTuningEndToEnd(t *testing.T) {
 	require.Contains(t, string(logText), "REDACTED")
 	require.NotContains(t, string(logText), secret)
 
-	// Usage: one training record with the tokens trained.
-	recs := meter.Records("alice")
-	require.Len(t, recs, 1)
-	require.Equal(t, sectorflow.UsageTraining, recs[0].Kind)
-	require.Equal(t, done.TrainedTokens, recs[0].TrainedTokens)
-	require.Equal(t, job.ID, recs[0].ID)
+	// Usage: one training record with the tokens trained, and the chats.
+	var training []sectorflow.Usage
+	adapters := map[string]int{}
+	require.Eventually(t, func() bool { return len(meter.Records("alice")) == 3 }, 5*time.Second, 10*time.Millisecond)
+	for _, u := range meter.Records("alice") {
+		if u.Kind == sectorflow.UsageTraining {
+			training = append(training, u)
+		} else {
+			adapters[u.Adapter]++
+		}
+	}
+	require.Len(t, training, 1)
+	require.Equal(t, done.TrainedTokens, training[0].TrainedTokens)
+	require.Equal(t, job.ID, training[0].ID)
+	require.Equal(t, done.FineTunedModel, training[0].Adapter)
+	require.Equal(t, map[string]int{"": 1, done.FineTunedModel: 1}, adapters)
+	require.Empty(t, meter.Records("bob"), "a refused request bills nothing")
 }
 
 func TestCancelJob(t *testing.T) {

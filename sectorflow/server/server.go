@@ -188,7 +188,7 @@ func New(ctx context.Context, modelDir string, opts *Options) (*Server, error) {
 		return nil, fmt.Errorf("new server: %w", err)
 	}
 	s.tok = tok
-	model, err := loadEngine(ctx, modelDir, &o)
+	model, err := loadEngine(ctx, modelDir, &o, s.onUsage)
 	if err != nil {
 		s.removeWork()
 		return nil, fmt.Errorf("new server: %w", err)
