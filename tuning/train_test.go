@@ -317,3 +317,57 @@ func TestDropout(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, l0, l1)
 }
+
+// cancelAfter is a context whose Err reports cancellation from its n-th call on: the trainer asks
+// once before each step and once before each micro-batch, so n picks the exact point.
+type cancelAfter struct {
+	context.Context
+	n, calls int
+}
+
+func (c *cancelAfter) Err() error {
+	c.calls++
+	if c.calls >= c.n {
+		return context.Canceled
+	}
+	return nil
+}
+
+// TestCancelCheckpointsLastStep: a run cancelled between steps, or half-way through a step's
+// micro-batches, checkpoints its last completed step, and resuming from it reproduces the
+// uninterrupted run to the bit.
+func TestCancelCheckpointsLastStep(t *testing.T) {
+	m := loadFixture(t, "llama")
+	var lines []any
+	for _, p := range qaPairs()[:6] {
+		lines = append(lines, p)
+	}
+	data := writeJSONL(t, lines...)
+	o := Options{Rank: 4, Targets: []string{"q_proj", "v_proj"}, Dropout: 0.1, BatchSize: 1, GradAccum: 2,
+		MaxSteps: 4, LearningRate: 1e-2, Seed: 5}
+	straight := t.TempDir()
+	_, err := train(context.Background(), m, testCodec(), data, straight, defaults(t, o))
+	require.NoError(t, err)
+	want, err := os.ReadFile(filepath.Join(straight, AdapterWeightsFile))
+	require.NoError(t, err)
+
+	// Err is called 3 times per step (before it, before each of its 2 micro-batches).
+	for name, n := range map[string]int{"between steps": 7, "half-way through step 3": 9} {
+		t.Run(name, func(t *testing.T) {
+			out := t.TempDir()
+			part, err := train(&cancelAfter{Context: context.Background(), n: n}, m, testCodec(), data, out, defaults(t, o))
+			require.ErrorIs(t, err, context.Canceled)
+			require.Equal(t, 2, part.Steps)
+			_, err = os.Stat(filepath.Join(out, checkpointsDir, checkpointName(2), trainerStateFile))
+			require.NoError(t, err)
+			or := o
+			or.Resume = out
+			res, err := train(context.Background(), m, testCodec(), data, out, defaults(t, or))
+			require.NoError(t, err)
+			require.Equal(t, 4, res.Steps)
+			got, err := os.ReadFile(filepath.Join(out, AdapterWeightsFile))
+			require.NoError(t, err)
+			require.Equal(t, want, got)
+		})
+	}
+}

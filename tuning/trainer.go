@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math"
@@ -286,18 +287,47 @@ func (t *trainer) evalLoss(ctx context.Context, samples []Sample) (float64, erro
 }
 
 // loop trains until TotalSteps, checkpointing and evaluating as configured. On cancellation it
-// returns ctx's error and leaves the last good checkpoint in place.
+// checkpoints the last completed step (exactly as an uninterrupted run would have it, so a
+// resumption loses no work and stays bit-identical) and returns ctx's error; on any other error
+// it leaves the last good checkpoint in place.
 func (t *trainer) loop(ctx context.Context) (lastCheckpoint string, evalLoss float64, err error) {
 	start := time.Now()
 	startStep := t.state.Step
+	checkpointed := t.state.Step
 	tokens := 0
 	evalLoss = math.NaN()
+	cancelled := func(cause error) (string, float64, error) {
+		if t.state.Step > checkpointed {
+			dir, err := t.checkpoint()
+			if err != nil {
+				return lastCheckpoint, evalLoss, errors.Join(cause, err)
+			}
+			lastCheckpoint = dir
+			t.emit(Event{Kind: EventCheckpoint, Step: t.state.Step, TotalSteps: t.state.TotalSteps, Epoch: t.state.Epoch, Checkpoint: dir, Elapsed: time.Since(start)})
+		}
+		return lastCheckpoint, evalLoss, cause
+	}
 	for t.state.Step < t.state.TotalSteps {
 		if err := ctx.Err(); err != nil {
+			return cancelled(err)
+		}
+		// A step cancelled half-way has consumed micro-batches and dropout seeds but not touched
+		// the adapter or the optimizer: rewinding the data position and RNG restores the state of
+		// the last completed step.
+		before := t.state
+		rngState, err := t.rng.MarshalBinary()
+		if err != nil {
 			return lastCheckpoint, evalLoss, err
 		}
 		r, err := t.step(ctx)
 		if err != nil {
+			if ctx.Err() != nil && t.state.Step == before.Step {
+				t.state = before
+				if uerr := t.rng.UnmarshalBinary(rngState); uerr != nil {
+					return lastCheckpoint, evalLoss, errors.Join(err, uerr)
+				}
+				return cancelled(err)
+			}
 			return lastCheckpoint, evalLoss, err
 		}
 		tokens += r.tokens
@@ -313,6 +343,9 @@ func (t *trainer) loop(ctx context.Context) (lastCheckpoint string, evalLoss flo
 		last := t.state.Step == t.state.TotalSteps
 		if len(t.val) > 0 && t.o.EvalEvery > 0 && t.state.Step%t.o.EvalEvery == 0 && !last {
 			if evalLoss, err = t.evalLoss(ctx, t.val); err != nil {
+				if ctx.Err() != nil {
+					return cancelled(err)
+				}
 				return lastCheckpoint, evalLoss, err
 			}
 			t.emit(Event{Kind: EventEval, Step: t.state.Step, TotalSteps: t.state.TotalSteps, Epoch: t.state.Epoch, EvalLoss: evalLoss, Elapsed: time.Since(start)})
@@ -322,7 +355,7 @@ func (t *trainer) loop(ctx context.Context) (lastCheckpoint string, evalLoss flo
 			if err != nil {
 				return lastCheckpoint, evalLoss, err
 			}
-			lastCheckpoint = dir
+			lastCheckpoint, checkpointed = dir, t.state.Step
 			t.emit(Event{Kind: EventCheckpoint, Step: t.state.Step, TotalSteps: t.state.TotalSteps, Epoch: t.state.Epoch, Checkpoint: dir, Elapsed: time.Since(start)})
 		}
 	}
