@@ -9,6 +9,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -145,6 +146,10 @@ func runTune(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	res, err := job.Wait(context.Background())
 	progress.finish()
 	if err != nil {
+		if errors.Is(err, context.Canceled) && res != nil {
+			return fmt.Errorf("interrupted after step %d; its checkpoint is under %s, rerun with --resume to continue: %w",
+				res.Steps, filepath.Join(*out, "checkpoints"), err)
+		}
 		return err
 	}
 	fmt.Fprintf(stdout, "adapter written to %s: %d steps, loss %.4f", res.AdapterDir, res.Steps, res.Loss)
