@@ -66,3 +66,48 @@ func TestProjectMatchesMatmul(t *testing.T) {
 		})
 	}
 }
+
+// TestProjectGradient differentiates sum(project(x, W) * R) through the chunked form and compares
+// with dx = R W and dW = R^T x computed here.
+func TestProjectGradient(t *testing.T) {
+	m := loadModel(t, "qwen3")
+	const rows, in, out = 4, 8, 2048
+	rng := rand.New(rand.NewPCG(3, 3))
+	fill := func(n int) []float32 {
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = float32(rng.NormFloat64())
+		}
+		return v
+	}
+	x, w, r := fill(rows*in), fill(out*in), fill(rows*out)
+	exec, err := graph.NewExec(m.backend, func(xn, wn, rn *graph.Node) []*graph.Node {
+		loss := graph.ReduceAllSum(graph.Mul(project(xn, wn), rn))
+		return graph.Gradient(loss, xn, wn)
+	})
+	require.NoError(t, err)
+	defer exec.Finalize()
+	outs, err := exec.Exec(tensors.FromFlatDataAndDimensions(x, 1, rows, in),
+		tensors.FromFlatDataAndDimensions(w, out, in), tensors.FromFlatDataAndDimensions(r, 1, rows, out))
+	require.NoError(t, err)
+	dx := tensors.MustCopyFlatData[float32](outs[0])
+	dw := tensors.MustCopyFlatData[float32](outs[1])
+	for i := range rows {
+		for k := range in {
+			var want float64
+			for o := range out {
+				want += float64(r[i*out+o]) * float64(w[o*in+k])
+			}
+			require.InDelta(t, want, dx[i*in+k], 1e-3)
+		}
+	}
+	for o := range out {
+		for k := range in {
+			var want float64
+			for i := range rows {
+				want += float64(r[i*out+o]) * float64(x[i*in+k])
+			}
+			require.InDelta(t, want, dw[o*in+k], 1e-4)
+		}
+	}
+}
