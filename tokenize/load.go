@@ -30,6 +30,9 @@ func isNull(raw json.RawMessage) bool {
 }
 
 func parseObj(raw json.RawMessage, path string) (jobj, error) {
+	if m, ok := skimObject(raw); ok {
+		return jobj{m: m, path: path}, nil
+	}
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &m); err != nil {
 		return jobj{}, fmtErr(path, "expected a JSON object", err)
@@ -120,6 +123,12 @@ func abbrev(raw json.RawMessage) string {
 
 // buildTokenizer reads tokenizer.json.
 func buildTokenizer(data []byte) (*Tokenizer, error) {
+	// One validation pass up front: the fast readers below then only see valid JSON.
+	if !json.Valid(data) {
+		var v any
+		err := json.Unmarshal(data, &v)
+		return nil, fmtErr("$", "expected valid JSON", err)
+	}
 	root, err := parseObj(data, "")
 	if err != nil {
 		return nil, fmtErr("$", "expected a JSON object", err)
@@ -807,9 +816,11 @@ func parseModel(raw json.RawMessage, path string) (model, error) {
 }
 
 func parseVocabMap(o jobj) (map[string]int, map[int]string, error) {
-	var vocab map[string]int
-	if err := json.Unmarshal(o.m["vocab"], &vocab); err != nil {
-		return nil, nil, fmtErr(o.sub("vocab"), "expected an object of token: id", err)
+	vocab, ok := parseVocabFast(o.m["vocab"])
+	if !ok {
+		if err := json.Unmarshal(o.m["vocab"], &vocab); err != nil {
+			return nil, nil, fmtErr(o.sub("vocab"), "expected an object of token: id", err)
+		}
 	}
 	r := make(map[int]string, len(vocab))
 	for k, v := range vocab {
@@ -866,7 +877,11 @@ func parseBPE(o jobj) (model, error) {
 	}
 	// Merges are "left right" strings (older files) or [left, right] pairs.
 	var pairs [][2]string
+	fast := false
 	if o.has("merges") {
+		pairs, fast = parseMergesFast(o.m["merges"])
+	}
+	if o.has("merges") && !fast {
 		var strs []string
 		if err := json.Unmarshal(o.m["merges"], &strs); err == nil {
 			pairs = make([][2]string, len(strs))
