@@ -49,7 +49,7 @@ type modelRunner struct {
 	loraSig   string
 	loraKeys  []loraKey // adapted (layer, module) pairs, in stack order
 	loraRank  int
-	loraStack []*tensors.Tensor // A [N*R, in], B^T [out, N*R], scale [N] per key
+	loraStack []*tensors.Tensor // A [N*R, in] and scale * B^T [out, N*R] per key
 	loraDirty bool
 }
 
@@ -180,7 +180,13 @@ func (r *modelRunner) run(rows []stepRow, which []int, gathered bool, logits [][
 	mask := make([]bool, B*T*S)
 	sel := make([]float32, B*T)
 	nSlots := len(r.adapters) - 1
-	adapterSel := make([]float32, B*nSlots) // one-hot of each line's adapter; none for slot 0
+	var adapterSel []float32 // [B, nSlots*R]: ones over the R columns of each line's adapter
+	if useLoRA {
+		if err := r.refreshLoRA(); err != nil {
+			return err
+		}
+		adapterSel = make([]float32, B*nSlots*r.loraRank)
+	}
 	rowIdx := make([]int32, B)
 	rowHot := make([]float32, B*r.rows)
 	for k, i := range which {
@@ -196,8 +202,12 @@ func (r *modelRunner) run(rows []stepRow, which []int, gathered bool, logits [][
 			}
 		}
 		sel[b*T+len(row.tokens)-1] = 1
-		if row.adapter > 0 {
-			adapterSel[b*nSlots+row.adapter-1] = 1
+		if row.adapter > 0 && useLoRA {
+			R := r.loraRank
+			sel := adapterSel[b*nSlots*R+(row.adapter-1)*R : b*nSlots*R+row.adapter*R]
+			for k := range sel {
+				sel[k] = 1
+			}
 		}
 		rowIdx[b] = int32(row.slot)
 		rowHot[b*r.rows+row.slot] = 1
@@ -215,10 +225,7 @@ func (r *modelRunner) run(rows []stepRow, which []int, gathered bool, logits [][
 			tensors.FromFlatDataAndDimensions(rowHot, B, r.rows))
 	}
 	if useLoRA {
-		if err := r.refreshLoRA(); err != nil {
-			return err
-		}
-		args = append(args, tensors.FromFlatDataAndDimensions(adapterSel, B, nSlots))
+		args = append(args, tensors.FromFlatDataAndDimensions(adapterSel, B, nSlots*r.loraRank))
 	}
 	nOwn := len(args)
 	exec, err := r.exec(useLoRA, gathered)
@@ -337,7 +344,7 @@ func (r *modelRunner) remap(rows int, moves map[int]int) error {
 // forward builds one program. in: ids, pos, slots, mask, sel, [row indices [B, 1] and row
 // one-hots [B, rows] when gathered], [adapter rows when keys != nil], weights..., K caches...,
 // V caches..., [LoRA stacks...]. out: logits [B, V], K caches..., V caches... (all cache rows).
-func (r *modelRunner) forward(in []*graph.Node, keys []loraKey, rank int, gathered bool) []*graph.Node {
+func (r *modelRunner) forward(in []*graph.Node, keys []loraKey, gathered bool) []*graph.Node {
 	spec := r.spec
 	ids, pos, slots, mask, sel := in[0], in[1], in[2], in[3], in[4]
 	rest := in[5:]
@@ -364,9 +371,9 @@ func (r *modelRunner) forward(in []*graph.Node, keys []loraKey, rank int, gather
 	if keys != nil {
 		stacks := map[loraKey]loraStackNodes{}
 		for i, k := range keys {
-			stacks[k] = loraStackNodes{a: rest[3*i], bt: rest[3*i+1], scale: rest[3*i+2]}
+			stacks[k] = loraStackNodes{a: rest[2*i], bt: rest[2*i+1]}
 		}
-		lora = maskedLoRA(stacks, adapterSel, rank)
+		lora = maskedLoRA(stacks, adapterSel, ids.Shape().Dimensions[1])
 	}
 	out := spec.Forward(w, model.Inputs{
 		IDs: ids, Positions: pos, Mask: mask,
@@ -392,7 +399,6 @@ func (r *modelRunner) forward(in []*graph.Node, keys []loraKey, rank int, gather
 // exec returns the program for a step kind, compiling it on first use.
 func (r *modelRunner) exec(useLoRA, gathered bool) (*graph.Exec, error) {
 	var keys []loraKey
-	rank := r.loraRank
 	key := fmt.Sprintf("base/%v", gathered)
 	if useLoRA {
 		keys = slices.Clone(r.loraKeys)
@@ -401,7 +407,7 @@ func (r *modelRunner) exec(useLoRA, gathered bool) (*graph.Exec, error) {
 	if e, ok := r.execs[key]; ok {
 		return e, nil
 	}
-	e, err := graph.NewExec(r.backend, func(in []*graph.Node) []*graph.Node { return r.forward(in, keys, rank, gathered) })
+	e, err := graph.NewExec(r.backend, func(in []*graph.Node) []*graph.Node { return r.forward(in, keys, gathered) })
 	if err != nil {
 		return nil, err
 	}
@@ -441,15 +447,14 @@ func (r *modelRunner) refreshLoRA() error {
 		return errors.New("a request names an adapter but no adapter is resident")
 	}
 	N := len(r.adapters) - 1
-	stacks := make([]*tensors.Tensor, 0, 3*len(keys))
+	stacks := make([]*tensors.Tensor, 0, 2*len(keys))
 	for _, k := range keys {
 		in, out, err := spec.ModuleDims(k.module)
 		if err != nil {
 			return err
 		}
 		A := make([]float32, N*rank*in)   // [N*R, in]
-		Bt := make([]float32, out*N*rank) // [out, N*R]
-		scale := make([]float32, N)
+		Bt := make([]float32, out*N*rank) // [out, N*R], times the module's scale
 		for slot, a := range r.adapters {
 			if a == nil || slot == 0 {
 				continue
@@ -459,19 +464,20 @@ func (r *modelRunner) refreshLoRA() error {
 				if m.layer != k.layer || m.target != k.module {
 					continue
 				}
-				// A [r, in] into rows n*R.. of A; B [out, r] into columns n*R.. of B^T; the ranks
-				// past r stay zero.
+				// A [r, in] into rows n*R.. of A; scale * B [out, r] into columns n*R.. of B^T;
+				// the ranks past r stay zero.
 				copy(A[n*rank*in:], m.a)
 				for o := range out {
-					copy(Bt[o*N*rank+n*rank:o*N*rank+n*rank+m.rank], m.b[o*m.rank:(o+1)*m.rank])
+					dst := Bt[o*N*rank+n*rank : o*N*rank+n*rank+m.rank]
+					for k, v := range m.b[o*m.rank : (o+1)*m.rank] {
+						dst[k] = v * m.scale
+					}
 				}
-				scale[n] = m.scale
 			}
 		}
 		stacks = append(stacks,
 			tensors.FromFlatDataAndDimensions(A, N*rank, in),
-			tensors.FromFlatDataAndDimensions(Bt, out, N*rank),
-			tensors.FromFlatDataAndDimensions(scale, N))
+			tensors.FromFlatDataAndDimensions(Bt, out, N*rank))
 	}
 	for _, t := range r.loraStack {
 		_ = t.FinalizeAll()
