@@ -5,13 +5,13 @@ import (
 	"slices"
 )
 
-// Batch is one micro-batch on the host: Rows sequences of Len tokens, row-major.
+// batch is one micro-batch on the host: Rows sequences of Len tokens, row-major.
 //
 // Each row holds one sample (bucketed batching) or several (packing). Segments tells them apart:
 // token t of a row belongs to sample Segments[t] (1-based within the row; 0 is padding). A token
 // may attend only to earlier tokens of its own segment, and Positions restart at 0 for every
 // sample, so a packed sample computes exactly what it would compute alone.
-type Batch struct {
+type batch struct {
 	Rows, Len int
 	// IDs are the input tokens (padding uses id 0).
 	IDs []int32
@@ -28,7 +28,7 @@ type Batch struct {
 
 // Allowed reports whether, in row r, query position q may attend to key position k.
 // Padding positions attend only to themselves so that every softmax row is well defined.
-func (b *Batch) Allowed(r, q, k int) bool {
+func (b *batch) Allowed(r, q, k int) bool {
 	sq, sk := b.Segments[r*b.Len+q], b.Segments[r*b.Len+k]
 	if sq == 0 {
 		return q == k
@@ -110,7 +110,7 @@ func planEpoch(lengths []int, batchSize int, pack bool, packLen int, seed uint64
 // buildBatch lays the planned samples out as a Batch padded to a bucketed length and to at least
 // minRows rows (empty rows are all padding), so that a run compiles one program per length
 // bucket rather than one per (rows, length) pair.
-func buildBatch(samples []Sample, plan batchPlan, maxLen, minRows int) *Batch {
+func buildBatch(samples []Sample, plan batchPlan, maxLen, minRows int) *batch {
 	longest := 1
 	for _, row := range plan {
 		n := 0
@@ -119,7 +119,7 @@ func buildBatch(samples []Sample, plan batchPlan, maxLen, minRows int) *Batch {
 		}
 		longest = max(longest, n)
 	}
-	b := &Batch{Rows: max(len(plan), minRows), Len: bucketLen(longest, maxLen)}
+	b := &batch{Rows: max(len(plan), minRows), Len: bucketLen(longest, maxLen)}
 	size := b.Rows * b.Len
 	b.IDs = make([]int32, size)
 	b.Positions = make([]int32, size)

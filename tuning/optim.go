@@ -2,8 +2,8 @@ package tuning
 
 import "math"
 
-// AdamW holds the hyper-parameters of PyTorch's torch.optim.AdamW.
-type AdamW struct {
+// adamW holds the hyper-parameters of PyTorch's torch.optim.AdamW.
+type adamW struct {
 	Beta1, Beta2, Eps, WeightDecay float64
 }
 
@@ -16,7 +16,7 @@ type adamState struct {
 // decoupled weight decay p *= 1 - lr*wd, moments m = b1 m + (1-b1) g and v = b2 v + (1-b2) g²,
 // then p -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps). step t is 1-based. Scalars are
 // computed in float64 and the element-wise math in float32, as PyTorch does for f32 tensors.
-func adamWStep(o AdamW, lr float64, t int, p, g []float32, st *adamState) {
+func adamWStep(o adamW, lr float64, t int, p, g []float32, st *adamState) {
 	bc1 := 1 - math.Pow(o.Beta1, float64(t))
 	bc2Sqrt := math.Sqrt(1 - math.Pow(o.Beta2, float64(t)))
 	decay := float32(1 - lr*o.WeightDecay)

@@ -16,7 +16,7 @@ func TestAdamWOneStepByHand(t *testing.T) {
 	p := []float32{1, -2}
 	g := []float32{0.5, -0.001}
 	st := &adamState{M: make([]float32, 2), V: make([]float32, 2)}
-	adamWStep(AdamW{Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: 0.01}, 0.1, 1, p, g, st)
+	adamWStep(adamW{Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: 0.01}, 0.1, 1, p, g, st)
 	require.InDelta(t, 0.8990000020, float64(p[0]), 1e-6)
 	require.InDelta(t, -1.8980009999900, float64(p[1]), 1e-6)
 	require.InDelta(t, 0.05, float64(st.M[0]), 1e-9)
@@ -24,7 +24,7 @@ func TestAdamWOneStepByHand(t *testing.T) {
 	// Step 2 with g=0.5 again on element 0: m=0.095, v=0.00049975, bc1=0.19, bc2=0.001999
 	// p = 0.899000002*0.999 - (0.1/0.19)*0.095/(sqrt(0.00049975)/sqrt(0.001999)+1e-8)
 	want := 0.899000002*0.999 - (0.1/0.19)*0.095/(math.Sqrt(0.00049975)/math.Sqrt(0.001999)+1e-8)
-	adamWStep(AdamW{Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: 0.01}, 0.1, 2, p, g, st)
+	adamWStep(adamW{Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: 0.01}, 0.1, 2, p, g, st)
 	require.InDelta(t, want, float64(p[0]), 1e-6)
 }
 

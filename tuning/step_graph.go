@@ -111,7 +111,7 @@ func (st *stepper) build(in []*graph.Node, withGrad bool) []*graph.Node {
 
 // run executes one micro-batch; it returns per-position losses [Rows*Len] and, with withGrad,
 // the gradients of their sum in the order of loraSet.params(). rngSeed seeds dropout.
-func (st *stepper) run(ctx context.Context, b *Batch, withGrad bool, rngSeed int64) (losses []float32, grads [][]float32, err error) {
+func (st *stepper) run(ctx context.Context, b *batch, withGrad bool, rngSeed int64) (losses []float32, grads [][]float32, err error) {
 	if err := ctx.Err(); err != nil {
 		return nil, nil, err
 	}

@@ -241,7 +241,7 @@ func (t *trainer) step(ctx context.Context) (stepResult, error) {
 		return r, err
 	}
 	r.lr = t.o.LearningRate * f
-	opt := AdamW{Beta1: t.o.Beta1, Beta2: t.o.Beta2, Eps: t.o.Eps, WeightDecay: t.o.WeightDecay}
+	opt := adamW{Beta1: t.o.Beta1, Beta2: t.o.Beta2, Eps: t.o.Eps, WeightDecay: t.o.WeightDecay}
 	for i, p := range t.set.params() {
 		adamWStep(opt, r.lr, t.state.Step+1, p, a.grads[i], &t.opt[i])
 	}
