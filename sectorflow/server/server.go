@@ -29,6 +29,7 @@ const (
 	DefaultShutdownGrace   = 10 * time.Second
 	DefaultCheckpointEvery = 50
 	DefaultMaxTokens       = 512
+	DefaultSweepInterval   = time.Hour
 )
 
 // Options configure a Server. A nil *Options, or zero fields, mean the documented defaults.
@@ -78,6 +79,9 @@ type Options struct {
 	// ShutdownGrace is how long Serve waits for requests in flight after its context is done
 	// before it cancels them (default DefaultShutdownGrace).
 	ShutdownGrace time.Duration
+	// SweepInterval is how often Serve removes expired objects (job logs, temporary files) when
+	// Storage implements sectorflow.Sweeper (default DefaultSweepInterval; negative: never).
+	SweepInterval time.Duration
 	// Logger receives the server's diagnostics (default: discard). Job logs go to Storage.
 	Logger *slog.Logger
 }
@@ -158,6 +162,9 @@ func New(ctx context.Context, modelDir string, opts *Options) (*Server, error) {
 	}
 	if o.CheckpointEvery <= 0 {
 		o.CheckpointEvery = DefaultCheckpointEvery
+	}
+	if o.SweepInterval == 0 {
+		o.SweepInterval = DefaultSweepInterval
 	}
 	if o.ShutdownGrace <= 0 {
 		o.ShutdownGrace = DefaultShutdownGrace
@@ -285,6 +292,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
+	if sw, ok := s.store.(sectorflow.Sweeper); ok && s.opts.SweepInterval > 0 {
+		go s.sweep(ctx, sw)
+	}
 	select {
 	case err := <-errc:
 		s.Shutdown(context.Background())
@@ -300,6 +310,27 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	<-errc
 	return s.Shutdown(context.Background())
+}
+
+// sweep removes expired objects every SweepInterval until ctx is done.
+func (s *Server) sweep(ctx context.Context, sw sectorflow.Sweeper) {
+	t := time.NewTicker(s.opts.SweepInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			rep, err := sw.Sweep(ctx)
+			if err != nil {
+				s.log.Warn("sweeping expired objects", "error", err)
+				continue
+			}
+			if len(rep.Removed) > 0 {
+				s.log.Info("swept expired objects", "objects", len(rep.Removed), "bytes", rep.Bytes)
+			}
+		}
+	}
 }
 
 // Shutdown stops the running jobs without marking them finished (a server started later on the
