@@ -102,3 +102,65 @@ func TestMergeErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestMergeSharded: a sharded base keeps its shard layout and index, and the merged model gives
+// the reference's base+adapter logits.
+func TestMergeSharded(t *testing.T) {
+	src := filepath.Join(fixtureDir, "llama")
+	base := t.TempDir()
+	ck, err := safetensors.OpenDir(src)
+	require.NoError(t, err)
+	names := ck.Names()
+	shards := map[string][]safetensors.Tensor{}
+	weightMap := map[string]string{}
+	for i, n := range names {
+		shard := "model-00001-of-00002.safetensors"
+		if i%2 == 1 {
+			shard = "model-00002-of-00002.safetensors"
+		}
+		info, _ := ck.Info(n)
+		data, err := ck.Bytes(n)
+		require.NoError(t, err)
+		shards[shard] = append(shards[shard], safetensors.Tensor{Name: n, DType: info.DType, Shape: info.Shape, Data: data})
+		weightMap[n] = shard
+	}
+	ck.Close()
+	for shard, ts := range shards {
+		require.NoError(t, safetensors.WriteFile(filepath.Join(base, shard), ts, map[string]string{"format": "pt"}))
+	}
+	index, err := json.Marshal(map[string]any{"metadata": map[string]any{}, "weight_map": weightMap})
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(base, "model.safetensors.index.json"), index, 0o644))
+	for _, f := range []string{"config.json", "tokenizer.json", "tokenizer_config.json", "generation_config.json"} {
+		data, err := os.ReadFile(filepath.Join(src, f))
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(base, f), data, 0o644))
+	}
+
+	out := t.TempDir()
+	require.NoError(t, Merge(context.Background(), base, filepath.Join(src, "lora"), out))
+	for _, f := range []string{"model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors", "model.safetensors.index.json"} {
+		_, err := os.Stat(filepath.Join(out, f))
+		require.NoError(t, err, f)
+	}
+	_, err = os.Stat(filepath.Join(out, "model.safetensors"))
+	require.True(t, os.IsNotExist(err), "no single-file checkpoint beside the shards")
+
+	m, _, err := model.Load(out, nil)
+	require.NoError(t, err)
+	defer m.Close()
+	var ref struct {
+		IDs    []int32     `json:"ids"`
+		Logits [][]float64 `json:"logits"`
+	}
+	data, err := os.ReadFile(filepath.Join(src, "expected", "logits_lora.json"))
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(data, &ref))
+	logits, err := m.Logits(context.Background(), ref.IDs, nil)
+	require.NoError(t, err)
+	for i := range ref.Logits {
+		for j := range ref.Logits[i] {
+			require.InDelta(t, ref.Logits[i][j], float64(logits[i][j]), 1e-4)
+		}
+	}
+}
