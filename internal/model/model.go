@@ -78,10 +78,8 @@ func newModel(spec *Spec, w []*tensors.Tensor, opts *Options) (*Model, error) {
 	}
 	// Put the weights on the device now: GoMLX's first transfer of a tensor is not safe against
 	// concurrent executions reading it, and it happens once here instead of in the first call.
-	for i, t := range w {
-		if _, err := t.Buffer(m.backend, 0); err != nil {
-			return nil, fmt.Errorf("model weights: %s to device: %w", m.names[i], err)
-		}
+	if err := placeOnDevice(m.backend, m.weights, m.backend.HasSharedBuffers()); err != nil {
+		return nil, err
 	}
 	return m, nil
 }
@@ -222,4 +220,35 @@ func (m *Model) logitsExec(adapter *Adapter) (*graph.Exec, error) {
 	e.SetMaxCache(maxPrograms)
 	m.execs[sig] = e
 	return e, nil
+}
+
+// placeOnDevice moves the weights to device 0. With shared buffers (the pure-Go backend) the host
+// copy becomes the device buffer. Otherwise (XLA) each tensor is replaced by one that lives only
+// on the device, so host memory holds at most one tensor's copy at a time, not the whole model.
+func placeOnDevice(b backends.Backend, w []*tensors.Tensor, shared bool) error {
+	for i, t := range w {
+		if shared {
+			if _, err := t.Buffer(b, 0); err != nil {
+				return fmt.Errorf("model weights: tensor %d to device: %w", i, err)
+			}
+			continue
+		}
+		var buf backends.Buffer
+		var err error
+		if cerr := t.ConstFlatData(func(flat any) { buf, err = b.BufferFromFlatData(0, flat, t.Shape()) }); cerr != nil {
+			return fmt.Errorf("model weights: tensor %d: %w", i, cerr)
+		}
+		if err != nil {
+			return fmt.Errorf("model weights: tensor %d to device: %w", i, err)
+		}
+		onDevice, err := tensors.FromBuffer(b, buf)
+		if err != nil {
+			return fmt.Errorf("model weights: tensor %d: %w", i, err)
+		}
+		if err := t.FinalizeAll(); err != nil {
+			return fmt.Errorf("model weights: tensor %d: %w", i, err)
+		}
+		w[i] = onDevice
+	}
+	return nil
 }

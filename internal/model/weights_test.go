@@ -192,3 +192,31 @@ func TestSpecValidateArchitectureRules(t *testing.T) {
 		})
 	}
 }
+
+// TestPlaceOnDeviceWithoutSharedBuffers takes the path XLA takes (device-only weight tensors,
+// host copies released) on the pure-Go backend and checks the logits still match the reference.
+func TestPlaceOnDeviceWithoutSharedBuffers(t *testing.T) {
+	dir := filepath.Join(modelsDir, "qwen2")
+	cfg, err := hfconfig.Load(dir)
+	require.NoError(t, err)
+	spec, err := SpecFromConfig(cfg)
+	require.NoError(t, err)
+	ck, err := safetensors.OpenDir(dir)
+	require.NoError(t, err)
+	defer ck.Close()
+	w, err := spec.readWeights(ck, false)
+	require.NoError(t, err)
+	b, err := defaultBackend()
+	require.NoError(t, err)
+	require.NoError(t, placeOnDevice(b, w, false))
+	for _, x := range w {
+		require.False(t, x.HasLocal(), "host copy kept")
+	}
+	m, err := newModel(spec, w, &Options{Backend: b})
+	require.NoError(t, err)
+	defer m.Close()
+	want := readExpected(t, dir, "logits.json")
+	got, err := m.Logits(t.Context(), want.IDs, nil)
+	require.NoError(t, err)
+	require.Less(t, maxAbsDiff(t, want.Logits, got), 1e-4)
+}
