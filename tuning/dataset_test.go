@@ -113,5 +113,12 @@ func FuzzParseJSONL(f *testing.F) {
 				}
 			}
 		}
+		// What parses must also tokenize and mask without panicking, whatever the content.
+		samples, _, _ := Prepare(got, runeTokenizer{}, tinyTemplate{}, "fuzz", &PrepareOptions{MaxSeqLen: 64, Truncate: true, EOSIDs: []int{1000}})
+		for _, s := range samples {
+			if len(s.IDs) != len(s.Targets) || len(s.IDs) > 64 || s.TargetCount() == 0 || s.Targets[0] {
+				t.Fatalf("bad sample %+v", s)
+			}
+		}
 	})
 }
