@@ -7,10 +7,13 @@
 //
 // Host side: a [Spec] describes an architecture instance (sizes, optional tensors, RoPE inverse
 // frequencies, sliding layers); [Spec.Tensors] is its explicit weight table, in a fixed order.
-// [New] reads and checks the weights from a safetensors checkpoint (errors such as
-// "layer 7: self_attn.q_proj.weight has shape [64 32], want [64 64]" or
-// "layer 1: missing input_layernorm.weight"), converting F16/BF16 to float32 on load.
-// [Model.Logits] is the convenient whole-sequence entry point used by the CLI and tests.
+// [Load] reads a model directory (config.json through internal/hfconfig, safetensors through
+// internal/safetensors); [New] reads and checks the weights from any checkpoint reader (errors
+// such as "layer 7: self_attn.q_proj.weight has shape [64 32], want [64 64]" or
+// "layer 1: missing input_layernorm.weight"), converting F16/BF16 to float32 on load unless
+// [Options].KeepBF16. [Model.LoadAdapter] reads and validates a PEFT LoRA adapter.
+// [Model.Logits] is the convenient whole-sequence entry point used by the CLI and tests; it is
+// safe for concurrent use and caches one compiled program per adapter layout and length bucket.
 //
 // Graph side (for the tuning and inference engines): weights enter a graph as nodes, never as
 // constants, so one compiled program serves every weight set. Get them from graph parameters or
@@ -47,6 +50,8 @@
 // Nothing on the differentiable path uses Slice, Split, Pad or DynamicSlice (rotate_half is a
 // constant signed permutation matmul); RMSNorm uses 1/Sqrt (Rsqrt has no gradient); importing
 // this package imports internal/graphx, which registers a DotGeneral gradient built from two
-// DotGenerals. Graph building panics (GoMLX style); [Model.Logits] recovers and returns errors,
+// DotGenerals. Decode steps (up to 32 rows) split large projections into chunks along a batch
+// axis, which the pure-Go backend runs in parallel instead of re-blocking the whole LM head on
+// every token. Graph building panics (GoMLX style); [Model.Logits] recovers and returns errors,
 // and engines calling [Spec.Forward] must recover at their boundary too.
 package model

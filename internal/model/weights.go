@@ -14,7 +14,7 @@ import (
 
 // ErrMissingTensor is wrapped by errors about a tensor the architecture needs and the checkpoint
 // lacks.
-var ErrMissingTensor = errors.New("missing tensor")
+var ErrMissingTensor = errors.New("missing")
 
 // ErrShape is wrapped by errors about a tensor whose shape disagrees with the config.
 var ErrShape = errors.New("wrong tensor shape")

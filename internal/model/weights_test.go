@@ -49,19 +49,19 @@ func TestBadWeights(t *testing.T) {
 		{
 			name:    "missing layer tensor",
 			hide:    []string{"model.layers.1.input_layernorm.weight"},
-			wantErr: []string{"layer 1: missing tensor input_layernorm.weight"},
+			wantErr: []string{"layer 1: missing input_layernorm.weight"},
 			is:      ErrMissingTensor,
 		},
 		{
 			name:    "missing qwen2 bias",
 			hide:    []string{"model.layers.0.self_attn.k_proj.bias"},
-			wantErr: []string{"layer 0: missing tensor self_attn.k_proj.bias"},
+			wantErr: []string{"layer 0: missing self_attn.k_proj.bias"},
 			is:      ErrMissingTensor,
 		},
 		{
 			name:    "missing embedding",
 			hide:    []string{"model.embed_tokens.weight"},
-			wantErr: []string{"missing tensor model.embed_tokens.weight"},
+			wantErr: []string{"missing model.embed_tokens.weight"},
 			is:      ErrMissingTensor,
 		},
 		{
@@ -76,7 +76,7 @@ func TestBadWeights(t *testing.T) {
 			shape: map[string][]int{"model.layers.0.mlp.down_proj.weight": {160, 64}},
 			wantErr: []string{
 				"layer 0: mlp.down_proj.weight has shape [160 64], want [64 160]",
-				"missing tensor model.norm.weight",
+				"missing model.norm.weight",
 			},
 			is: ErrShape,
 		},
