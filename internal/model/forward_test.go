@@ -122,6 +122,7 @@ func TestKVCacheMatchesFullForward(t *testing.T) {
 		{"mistral sliding window 4, prefill 5", "testdata/mistral_sliding", 5},
 		{"qwen2 sliding on some layers, prefill 7", "testdata/qwen2_partial_sliding", 7},
 		{"qwen2 decode from the first token", filepath.Join(modelsDir, "qwen2"), 1},
+		{"wide outputs: decode takes the chunked projections", "testdata/qwen2_wide", 3},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m := loadDir(t, tc.dir)

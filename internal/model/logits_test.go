@@ -70,6 +70,7 @@ func TestLogitsMatchReference(t *testing.T) {
 		{"testdata/qwen2_partial_sliding", 1e-4}, // window 3 on layers 1 and 2 only
 		{"testdata/llama_f16", 1e-4},             // F16 weights converted on load
 		{"testdata/llama_biases", 1e-4},          // attention_bias (q/k/v/o) and mlp_bias
+		{"testdata/qwen2_wide", 1e-4},            // vocab 2048, intermediate 1024
 	} {
 		t.Run(filepath.Base(tc.dir), func(t *testing.T) {
 			dir := tc.dir
