@@ -136,7 +136,8 @@ func (m *addedMatcher) find(s string, dst []addedSplit) []addedSplit {
 		if t.RStrip {
 			stop = len(s) - len(strings.TrimLeftFunc(s[stop:], unicode.IsSpace))
 		}
-		start = max(start, startOff)
+		// As in the Rust crate the search resumes at the end of the match before stripping,
+		// so a token can overlap the whitespace the previous one swallowed (and is kept).
 		if startOff < start {
 			dst = append(dst, addedSplit{startOff, start, nil})
 		}

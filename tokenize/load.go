@@ -182,8 +182,11 @@ func buildTokenizer(data []byte) (*Tokenizer, error) {
 			if a.Content, err = o.str("content", ""); err != nil {
 				return nil, err
 			}
-			if a.ID < 0 || a.Content == "" {
-				return nil, fmtErr(o.path, "expected an id and a non-empty content", nil)
+			if !o.has("content") {
+				return nil, fmtErr(o.sub("content"), "expected the token's content, found nothing", nil)
+			}
+			if a.Content == "" {
+				continue // the Rust crate skips empty added tokens
 			}
 			for _, f := range []struct {
 				key string
@@ -255,8 +258,32 @@ func hasByteFallback(d decoder) bool {
 	return false
 }
 
+// assignAddedIDs gives added tokens the ids the Rust crate gives them, whatever ids the file
+// states: the vocabulary id when the content is in the model's vocabulary, the id of an
+// earlier added token with the same content, else the next id after the vocabulary and the
+// added tokens so far.
+func (t *Tokenizer) assignAddedIDs() {
+	size := t.model.size()
+	maxID := -1
+	seen := map[string]int{}
+	for _, a := range t.added {
+		if id, ok := seen[a.Content]; ok {
+			a.ID = id
+		} else if id, ok := t.model.tokenToID(a.Content); ok {
+			a.ID = id
+		} else if maxID < 0 || (maxID < size && size > 0) {
+			a.ID = size
+		} else {
+			a.ID = maxID + 1
+		}
+		seen[a.Content] = a.ID
+		maxID = max(maxID, a.ID)
+	}
+}
+
 // finish builds the lookup tables and picks the raw-byte fast path.
 func (t *Tokenizer) finish() {
+	t.assignAddedIDs()
 	t.addedByID = map[int]*AddedToken{}
 	t.addedByContent = map[string]*AddedToken{}
 	t.specialContent = map[string]bool{}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"unicode/utf8"
 
@@ -43,13 +42,26 @@ func TestRustOracle(t *testing.T) {
 		"wordlevel":               filepath.Join("testdata", "small", "wordlevel.json"),
 		"precompiled":             filepath.Join("testdata", "small", "precompiled.json"),
 	}
+	var variants map[string]map[string]any
+	raw, err := os.ReadFile(filepath.Join("testdata", "small", "variants.json"))
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(raw, &variants))
+	for name := range variants {
+		tokenizers[name] = "variant"
+	}
 	for name, path := range tokenizers {
 		t.Run(name, func(t *testing.T) {
-			if _, err := os.Stat(path); err != nil {
-				t.Skipf("%s not available", path)
+			var data []byte
+			if path == "variant" {
+				data = mistralVariant(t, variants[name])
+			} else {
+				if _, err := os.Stat(path); err != nil {
+					t.Skipf("%s not available", path)
+				}
+				var err error
+				data, err = readMaybeGzip(path)
+				require.NoError(t, err)
 			}
-			data, err := readMaybeGzip(path)
-			require.NoError(t, err)
 			tok, err := New(data, nil)
 			require.NoError(t, err)
 			f, err := os.Open(filepath.Join("testdata", "small", name+".expected.jsonl"))
@@ -103,4 +115,19 @@ func TestRustOracle(t *testing.T) {
 	}
 }
 
-var _ = strings.TrimSpace
+// mistralVariant is the mistral fixture tokenizer with the components of a variant of
+// testdata/small/variants.json swapped in (make_small.py builds the same for the oracle).
+func mistralVariant(t *testing.T, v map[string]any) []byte {
+	t.Helper()
+	raw, err := readMaybeGzip(filepath.Join("testdata", "tokenizers", "mistral", "tokenizer.json.gz"))
+	require.NoError(t, err)
+	var m map[string]any
+	require.NoError(t, json.Unmarshal(raw, &m))
+	for _, k := range []string{"normalizer", "pre_tokenizer", "decoder"} {
+		m[k] = v[k]
+	}
+	m["added_tokens"] = append(m["added_tokens"].([]any), v["extra_added"].([]any)...)
+	out, err := json.Marshal(m)
+	require.NoError(t, err)
+	return out
+}

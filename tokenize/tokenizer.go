@@ -251,15 +251,14 @@ func (en *encoder) word(w ntext) {
 		return
 	}
 	for _, tk := range en.toks {
+		// A token that splits a character (byte-level BPE, byte fallback) covers the whole
+		// character, as offsets always do in the Rust crate.
 		a, b := tk.start, tk.end
-		if en.t.rawBytes {
-			// A byte-level token that splits a character covers the whole character.
-			for a > 0 && a < len(w.s) && !utf8.RuneStart(w.s[a]) {
-				a--
-			}
-			for b < len(w.s) && b > 0 && !utf8.RuneStart(w.s[b]) {
-				b++
-			}
+		for a > 0 && a < len(w.s) && !utf8.RuneStart(w.s[a]) {
+			a--
+		}
+		for b < len(w.s) && b > 0 && !utf8.RuneStart(w.s[b]) {
+			b++
 		}
 		oa, ob := w.origRange(a, b)
 		en.add(tk.id, oa, ob)

@@ -11,20 +11,23 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// miniJSON is a WordLevel tokenizer small enough to reason about by hand.
+// miniJSON is a WordLevel tokenizer small enough to reason about by hand. The ids stated for
+// added tokens are ignored, as by the Rust crate: "<tool>" is not in the vocabulary (6 entries)
+// and gets id 6.
 const miniJSON = `{
  "added_tokens": [
   {"id": 0, "content": "<s>", "special": true},
   {"id": 1, "content": "</s>", "special": true},
   {"id": 2, "content": "<eot>", "special": true},
-  {"id": 3, "content": "<tool>", "special": false}
+  {"id": 42, "content": "<tool>", "special": false},
+  {"id": 43, "content": "", "special": false}
  ],
  "pre_tokenizer": {"type": "WhitespaceSplit"},
  "post_processor": {"type": "TemplateProcessing",
   "single": [{"SpecialToken": {"id": "<s>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}],
   "special_tokens": {"<s>": {"id": "<s>", "ids": [0], "tokens": ["<s>"]}}},
  "decoder": null,
- "model": {"type": "WordLevel", "unk_token": "<unk>", "vocab": {"<s>": 0, "</s>": 1, "<eot>": 2, "<unk>": 4, "hello": 5, "world": 6}}
+ "model": {"type": "WordLevel", "unk_token": "<unk>", "vocab": {"<s>": 0, "</s>": 1, "<eot>": 2, "<unk>": 3, "hello": 4, "world": 5}}
 }`
 
 func TestConfigFiles(t *testing.T) {
@@ -89,26 +92,30 @@ func TestConfigFiles(t *testing.T) {
 func TestMiniTokenizer(t *testing.T) {
 	tok, err := New([]byte(miniJSON), nil)
 	require.NoError(t, err)
-	require.Equal(t, []int{5, 3, 6, 2}, tok.Encode("hello<tool> world<eot>", false))
-	require.Equal(t, []int{0, 5, 4}, tok.Encode("hello there", true))
+	require.Equal(t, []int{4, 6, 5, 2}, tok.Encode("hello<tool> world<eot>", false))
+	require.Equal(t, []int{0, 4, 3}, tok.Encode("hello there", true))
 	ids, offs := tok.EncodeWithOffsets("hello  world", true)
-	require.Equal(t, []int{0, 5, 6}, ids)
+	require.Equal(t, []int{0, 4, 5}, ids)
 	require.Equal(t, [][2]int{{0, 0}, {0, 5}, {7, 12}}, offs)
 	// Without a decoder tokens are joined with spaces; skipping drops special tokens only.
-	require.Equal(t, "<s> hello <tool> <eot>", tok.Decode([]int{0, 5, 3, 2}, false))
-	require.Equal(t, "hello <tool>", tok.Decode([]int{0, 5, 3, 2, 999}, true))
+	require.Equal(t, "<s> hello <tool> <eot>", tok.Decode([]int{0, 4, 6, 2}, false))
+	require.Equal(t, "hello <tool>", tok.Decode([]int{0, 4, 6, 2, 999}, true))
 	require.Equal(t, 7, tok.VocabSize())
 	require.True(t, tok.IsSpecial(2))
-	require.False(t, tok.IsSpecial(3))
-	require.False(t, tok.IsSpecial(5))
+	require.False(t, tok.IsSpecial(6))
+	require.False(t, tok.IsSpecial(4))
 	id, ok := tok.TokenToID("world")
 	require.True(t, ok)
+	require.Equal(t, 5, id)
+	id, ok = tok.TokenToID("<tool>")
+	require.True(t, ok)
 	require.Equal(t, 6, id)
-	s, ok := tok.IDToToken(3)
+	s, ok := tok.IDToToken(6)
 	require.True(t, ok)
 	require.Equal(t, "<tool>", s)
 	_, ok = tok.IDToToken(42)
 	require.False(t, ok)
+	require.Len(t, tok.AddedTokens(), 4)
 	require.Nil(t, tok.ChatTemplate())
 }
 
@@ -169,7 +176,7 @@ func TestLoadErrors(t *testing.T) {
 		{"unknown post-processor", `{"post_processor": {"type": "Magic"}, ` + bpe + `}`, "post_processor", true},
 		{"template without special", `{"post_processor": {"type": "TemplateProcessing", "single": [{"SpecialToken": {"id": "<s>"}}], "special_tokens": {}}, ` + bpe + `}`, "post_processor.single[0]", false},
 		{"truncation", `{"truncation": {"max_length": 5}, ` + bpe + `}`, "truncation", true},
-		{"added token without content", `{"added_tokens": [{"id": 3}], ` + bpe + `}`, "added_tokens[0]", false},
+		{"added token without content", `{"added_tokens": [{"id": 3}], ` + bpe + `}`, "added_tokens[0].content", false},
 		{"strip content not one char", `{"decoder": {"type": "Strip", "content": "ab", "start": 1, "stop": 0}, ` + bpe + `}`, "decoder.content", false},
 		{"wrong type", `{"normalizer": {"type": "Strip", "strip_left": "yes"}, ` + bpe + `}`, "normalizer.strip_left", false},
 	}

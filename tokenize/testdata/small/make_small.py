@@ -217,3 +217,42 @@ u = json.load(open("unigram.json", encoding="utf-8"))
 u["normalizer"] = {"type": "Sequence", "normalizers": [{"type": "Precompiled", "precompiled_charsmap": build_charsmap(rules)}, {"type": "Replace", "pattern": {"Regex": " {2,}"}, "content": " "}]}
 u["pre_tokenizer"] = {"type": "Metaspace", "replacement": "▁", "prepend_scheme": "always", "split": True}
 dump("precompiled", u)
+
+# 8. Variants of the mistral fixture tokenizer (not written here: the test builds the same
+#    variants from ../tokenizers/mistral/tokenizer.json.gz with variants.json, and
+#    `python3 make_small.py variants OUTDIR` writes them for the Rust oracle).
+variants = {
+    # Llama 2 as transformers converts it with legacy=False: Metaspace "first" without split.
+    "llama2_first": {
+        "normalizer": None,
+        "pre_tokenizer": {"type": "Metaspace", "replacement": "▁", "prepend_scheme": "first", "split": False},
+        "decoder": {"type": "Metaspace", "replacement": "▁", "prepend_scheme": "first", "split": False},
+        "extra_added": [],
+    },
+    # Gemma-style: spaces replaced by the marker, a no-op Split, whitespace added tokens matched on
+    # the raw text, byte fallback decoded after the marker.
+    "gemma_like": {
+        "normalizer": {"type": "Replace", "pattern": {"String": " "}, "content": "▁"},
+        "pre_tokenizer": {"type": "Split", "pattern": {"String": " "}, "behavior": "MergedWithPrevious", "invert": False},
+        "decoder": {"type": "Sequence", "decoders": [{"type": "Replace", "pattern": {"String": "▁"}, "content": " "}, {"type": "ByteFallback"}, {"type": "Fuse"}]},
+        "extra_added": [
+            {"id": 32000, "content": "<start_of_turn>", "single_word": False, "lstrip": False, "rstrip": False, "normalized": False, "special": True},
+            {"id": 32001, "content": "\n\n", "single_word": False, "lstrip": False, "rstrip": False, "normalized": False, "special": False},
+            {"id": 32002, "content": "  ", "single_word": False, "lstrip": False, "rstrip": False, "normalized": False, "special": False},
+            {"id": 32003, "content": "▁▁▁", "single_word": False, "lstrip": False, "rstrip": False, "normalized": True, "special": False},
+            {"id": 32004, "content": "<eot>", "single_word": False, "lstrip": True, "rstrip": True, "normalized": False, "special": True},
+        ],
+    },
+}
+with open("variants.json", "w", encoding="utf-8") as f:
+    json.dump(variants, f, ensure_ascii=False, indent=1)
+if len(sys.argv) > 2 and sys.argv[1] == "variants":
+    import gzip, os
+    base = json.loads(gzip.open("../tokenizers/mistral/tokenizer.json.gz").read())
+    for name, v in variants.items():
+        t = json.loads(json.dumps(base))
+        for k in ("normalizer", "pre_tokenizer", "decoder"):
+            t[k] = v[k]
+        t["added_tokens"] += v["extra_added"]
+        with open(os.path.join(sys.argv[2], name + ".json"), "w", encoding="utf-8") as f:
+            json.dump(t, f, ensure_ascii=False)
