@@ -111,3 +111,33 @@ func TestProjectGradient(t *testing.T) {
 		}
 	}
 }
+
+// TestProjectRank2 covers [rows, in] inputs (what SelectPositions hands to the LM head).
+func TestProjectRank2(t *testing.T) {
+	m := loadModel(t, "qwen3")
+	const rows, in, out = 3, 4, 3000
+	x := make([]float32, rows*in)
+	w := make([]float32, out*in)
+	for i := range x {
+		x[i] = float32(i%7) - 3
+	}
+	for i := range w {
+		w[i] = float32(i%5) - 2
+	}
+	exec, err := graph.NewExec(m.backend, func(xn, wn *graph.Node) *graph.Node { return project(xn, wn) })
+	require.NoError(t, err)
+	defer exec.Finalize()
+	outs, err := exec.Exec(tensors.FromFlatDataAndDimensions(x, rows, in), tensors.FromFlatDataAndDimensions(w, out, in))
+	require.NoError(t, err)
+	require.Equal(t, []int{rows, out}, outs[0].Shape().Dimensions)
+	got := tensors.MustCopyFlatData[float32](outs[0])
+	for r := range rows {
+		for o := range out {
+			var want float32
+			for k := range in {
+				want += x[r*in+k] * w[o*in+k]
+			}
+			require.Equal(t, want, got[r*out+o], "row %d output %d", r, o) // small integers: exact
+		}
+	}
+}
