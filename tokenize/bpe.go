@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"unicode/utf8"
 )
 
@@ -429,43 +430,62 @@ func appendPieces(dst []token, pieces []piece) []token {
 // piece is a cached token of a word: its id and byte length.
 type piece struct{ id, len int32 }
 
-// wordCache is a bounded, concurrency-safe cache of word tokenizations. Like the Rust crate's
-// cache it stops accepting entries when full instead of evicting.
+// wordCache is a bounded, concurrency-safe cache of word tokenizations. Reads of published
+// entries take no lock: new entries collect in a locked side map and are published as a new
+// immutable snapshot when it has grown enough (amortized copying). Like the Rust crate's cache
+// it stops accepting entries when full instead of evicting.
 type wordCache struct {
-	shards [16]cacheShard
+	snap    atomic.Pointer[map[string][]piece]
+	mu      sync.Mutex
+	pending map[string][]piece
+	total   int
 }
 
-type cacheShard struct {
-	mu sync.RWMutex
-	m  map[string][]piece
-}
-
-const cacheShardCap = 8192
-
-func shardOf(s string) int {
-	h := uint32(2166136261)
-	for i := 0; i < len(s); i++ {
-		h = (h ^ uint32(s[i])) * 16777619
-	}
-	return int(h & 15)
-}
+const wordCacheCap = 1 << 17
 
 func (c *wordCache) get(s string) ([]piece, bool) {
-	sh := &c.shards[shardOf(s)]
-	sh.mu.RLock()
-	p, ok := sh.m[s]
-	sh.mu.RUnlock()
+	if m := c.snap.Load(); m != nil {
+		if p, ok := (*m)[s]; ok {
+			return p, true
+		}
+	}
+	c.mu.Lock()
+	p, ok := c.pending[s]
+	c.mu.Unlock()
 	return p, ok
 }
 
 func (c *wordCache) put(s string, p []piece) {
-	sh := &c.shards[shardOf(s)]
-	sh.mu.Lock()
-	if sh.m == nil {
-		sh.m = make(map[string][]piece)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.total >= wordCacheCap {
+		return
 	}
-	if len(sh.m) < cacheShardCap {
-		sh.m[s] = p
+	if c.pending == nil {
+		c.pending = map[string][]piece{}
 	}
-	sh.mu.Unlock()
+	if _, dup := c.pending[s]; dup {
+		return
+	}
+	c.pending[s] = p
+	c.total++
+	old := c.snap.Load()
+	n := 0
+	if old != nil {
+		n = len(*old)
+	}
+	if len(c.pending) < max(256, n/2) && c.total < wordCacheCap {
+		return
+	}
+	m := make(map[string][]piece, n+len(c.pending))
+	if old != nil {
+		for k, v := range *old {
+			m[k] = v
+		}
+	}
+	for k, v := range c.pending {
+		m[k] = v
+	}
+	c.snap.Store(&m)
+	c.pending = map[string][]piece{}
 }

@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"unicode/utf8"
 )
 
@@ -162,18 +163,14 @@ func (t *Tokenizer) EncodeBatch(texts []string, addSpecialTokens bool) [][]int {
 		}
 		return out
 	}
-	var next sync.Mutex
-	idx := 0
+	var next atomic.Int64
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for {
-				next.Lock()
-				i := idx
-				idx++
-				next.Unlock()
+				i := int(next.Add(1) - 1)
 				if i >= len(texts) {
 					return
 				}
