@@ -246,3 +246,27 @@ func (s decoderSequence) decodeChain(toks []string) []string {
 	}
 	return toks
 }
+
+// ctcDecoder collapses repeated tokens, drops the pad token and turns the word delimiter into
+// spaces (speech models).
+type ctcDecoder struct {
+	pad, delimiter string
+	cleanup        bool
+}
+
+func (d ctcDecoder) decodeChain(toks []string) []string {
+	var out []string
+	for i, t := range toks {
+		if i > 0 && t == toks[i-1] {
+			continue
+		}
+		r := strings.ReplaceAll(t, d.pad, "")
+		if d.cleanup {
+			r = strings.ReplaceAll(cleanupSpaces(r), d.delimiter, " ")
+		}
+		if r != "" {
+			out = append(out, r)
+		}
+	}
+	return out
+}

@@ -470,6 +470,10 @@ func parseNormalizer(raw json.RawMessage, path string) (normalizer, error) {
 		return seq, nil
 	case "Precompiled":
 		return parsePrecompiled(o)
+	case "Nmt":
+		return nmt{}, nil
+	case "ByteLevel":
+		return byteLevelNorm{}, nil
 	}
 	return nil, unsupported(path, fmt.Sprintf("normalizer type %q", typ))
 }
@@ -586,6 +590,12 @@ func parsePreTokenizer(raw json.RawMessage, path string) (preTokenizer, error) {
 		return punctuationPre{b}, nil
 	case "BertPreTokenizer":
 		return bertPre{}, nil
+	case "FixedLength":
+		n, err := o.integer("length", 5)
+		if err != nil {
+			return nil, err
+		}
+		return fixedLengthPre{n}, nil
 	case "CharDelimiterSplit":
 		d, err := o.char("delimiter", ' ')
 		if err != nil {
@@ -784,6 +794,18 @@ func parseDecoder(raw json.RawMessage, path string) (decoder, error) {
 			return nil, err
 		}
 		return wordPieceDecoder{p, c}, nil
+	case "CTC":
+		var d ctcDecoder
+		if d.pad, err = o.str("pad_token", "<pad>"); err != nil {
+			return nil, err
+		}
+		if d.delimiter, err = o.str("word_delimiter_token", "|"); err != nil {
+			return nil, err
+		}
+		if d.cleanup, err = o.boolean("cleanup", true); err != nil {
+			return nil, err
+		}
+		return d, nil
 	case "BPEDecoder":
 		s, err := o.str("suffix", "</w>")
 		if err != nil {

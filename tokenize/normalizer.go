@@ -260,3 +260,47 @@ func (s normSequence) normalize(n ntext) ntext {
 	}
 	return n
 }
+
+// nmt is SentencePiece's NMT normalization: some control characters removed, some spaces and
+// format characters mapped to ' '.
+type nmt struct{}
+
+func nmtRemoved(c rune) bool {
+	return (c >= 0x1 && c <= 0x8) || c == 0xB || (c >= 0xE && c <= 0x1F) || c == 0x7F || c == 0x8F || c == 0x9F
+}
+
+func nmtSpace(c rune) bool {
+	switch {
+	case c == 0x9, c == 0xA, c == 0xC, c == 0xD, c == 0x1680, c >= 0x200B && c <= 0x200F,
+		c == 0x2028, c == 0x2029, c == 0x2581, c == 0xFEFF, c == 0xFFFD:
+		return true
+	}
+	return false
+}
+
+func (nmt) normalize(n ntext) ntext {
+	changed := false
+	for _, c := range n.s {
+		if nmtRemoved(c) || nmtSpace(c) {
+			changed = true
+			break
+		}
+	}
+	if !changed {
+		return n
+	}
+	return mapRunes(n, func(c rune, dst []byte) []byte {
+		switch {
+		case nmtRemoved(c):
+			return dst
+		case nmtSpace(c):
+			return append(dst, ' ')
+		}
+		return utf8.AppendRune(dst, c)
+	})
+}
+
+// byteLevelNorm maps every byte to its byte-level character.
+type byteLevelNorm struct{}
+
+func (byteLevelNorm) normalize(n ntext) ntext { return byteLevelMap(n) }

@@ -41,6 +41,7 @@ func TestRustOracle(t *testing.T) {
 		"bytelevel_ignore_merges": filepath.Join("testdata", "small", "bytelevel_ignore_merges.json"),
 		"wordlevel":               filepath.Join("testdata", "small", "wordlevel.json"),
 		"precompiled":             filepath.Join("testdata", "small", "precompiled.json"),
+		"misc":                    filepath.Join("testdata", "small", "misc.json"),
 	}
 	var variants map[string]map[string]any
 	raw, err := os.ReadFile(filepath.Join("testdata", "small", "variants.json"))

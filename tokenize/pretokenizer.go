@@ -309,3 +309,28 @@ func (s preSequence) split(n ntext, emit func(ntext)) {
 	rest := s[1:]
 	s[0].split(n, func(w ntext) { rest.split(w, emit) })
 }
+
+// fixedLengthPre cuts text into pieces of a fixed number of characters.
+type fixedLengthPre struct{ length int }
+
+func (p fixedLengthPre) split(n ntext, emit func(ntext)) {
+	if p.length <= 0 {
+		if len(n.s) > 0 {
+			emit(n)
+		}
+		return
+	}
+	start, count := 0, 0
+	for i := 0; i < len(n.s); {
+		_, size := utf8.DecodeRuneInString(n.s[i:])
+		i += size
+		count++
+		if count == p.length {
+			emit(n.slice(start, i))
+			start, count = i, 0
+		}
+	}
+	if start < len(n.s) {
+		emit(n.slice(start, len(n.s)))
+	}
+}

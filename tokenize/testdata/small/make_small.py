@@ -256,3 +256,10 @@ if len(sys.argv) > 2 and sys.argv[1] == "variants":
         t["added_tokens"] += v["extra_added"]
         with open(os.path.join(sys.argv[2], name + ".json"), "w", encoding="utf-8") as f:
             json.dump(t, f, ensure_ascii=False)
+
+# 9. Rarer components on the WordLevel vocabulary: Nmt, FixedLength, CTC.
+w = json.load(open("wordlevel.json", encoding="utf-8"))
+w["normalizer"] = {"type": "Sequence", "normalizers": [{"type": "Nmt"}, {"type": "Lowercase"}]}
+w["pre_tokenizer"] = {"type": "Sequence", "pretokenizers": [{"type": "WhitespaceSplit"}, {"type": "FixedLength", "length": 3}]}
+w["decoder"] = {"type": "CTC", "pad_token": "<unk>", "word_delimiter_token": "e", "cleanup": True}
+dump("misc", w)
