@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/sectorflow/sdk/internal/peft"
 	"github.com/sectorflow/sdk/internal/safetensors"
 )
 
@@ -86,7 +87,7 @@ func saveCheckpoint(outDir string, s *loraSet, opt []adamState, st trainerState,
 				suffix string
 				v      []float32
 			}{{".exp_avg", o.M}, {".exp_avg_sq", o.V}} {
-				t, err := safetensors.FromFloat32(peftKey(m.Name, ab)+mv.suffix, safetensors.F32, shape, mv.v)
+				t, err := safetensors.FromFloat32(peft.Key(m.Name, ab)+mv.suffix, safetensors.F32, shape, mv.v)
 				if err != nil {
 					return "", fmt.Errorf("save checkpoint: %w", err)
 				}
@@ -177,7 +178,7 @@ func loadCheckpoint(dir string, s *loraSet, opt []adamState) (trainerState, erro
 				suffix string
 				v      []float32
 			}{{".exp_avg", o.M}, {".exp_avg_sq", o.V}} {
-				key := peftKey(m.Name, ab) + mv.suffix
+				key := peft.Key(m.Name, ab) + mv.suffix
 				info, ok := f.Info(key)
 				if !ok || info.NumElements() != len(mv.v) {
 					return st, fmt.Errorf("load checkpoint %s: optimizer state %s missing or of the wrong size", dir, key)

@@ -7,6 +7,8 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+
+	"github.com/sectorflow/sdk/internal/peft"
 )
 
 // TargetModules lists the projections LoRA can adapt, in the order PEFT users write them.
@@ -37,15 +39,6 @@ func (d dims) projShape(target string) (in, out int) {
 	return 0, 0
 }
 
-// moduleName returns the Hugging Face module path of a target in a layer.
-func moduleName(layer int, target string) string {
-	group := "self_attn"
-	if target == "gate_proj" || target == "up_proj" || target == "down_proj" {
-		group = "mlp"
-	}
-	return fmt.Sprintf("model.layers.%d.%s.%s", layer, group, target)
-}
-
 // resolveTargets expands and checks target module names: "all-linear" means all seven
 // projections; a name the architecture lacks is an error listing the ones it has.
 func resolveTargets(targets []string) ([]string, error) {
@@ -55,7 +48,7 @@ func resolveTargets(targets []string) ([]string, error) {
 	seen := map[string]bool{}
 	for _, t := range targets {
 		t = strings.TrimSpace(t)
-		if t == "all-linear" {
+		if t == peft.AllLinear {
 			return slices.Clone(TargetModules), nil
 		}
 		if !slices.Contains(TargetModules, t) {
@@ -118,7 +111,7 @@ func newLoRASet(d dims, targets []string, rank int, alpha float64, rslora bool, 
 	for l := 0; l < d.Layers; l++ {
 		for _, t := range ts {
 			in, out := d.projShape(t)
-			m := &loraModule{Name: moduleName(l, t), Layer: l, Target: t, In: in, Out: out,
+			m := &loraModule{Name: peft.ModuleName(l, t), Layer: l, Target: t, In: in, Out: out,
 				A: make([]float32, rank*in), B: make([]float32, out*rank)}
 			bound := 1 / math.Sqrt(float64(in))
 			for i := range m.A {
@@ -137,9 +130,4 @@ func (s *loraSet) params() [][]float32 {
 		out = append(out, m.A, m.B)
 	}
 	return out
-}
-
-// peftKey returns the PEFT tensor name of a module's A or B.
-func peftKey(module, ab string) string {
-	return "base_model.model." + module + ".lora_" + ab + ".weight"
 }
