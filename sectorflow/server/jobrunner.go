@@ -432,7 +432,7 @@ func (jr *jobRunner) train(ctx context.Context, aj *activeJob, rec *jobRecord, w
 		return nil, &jobFailure{code: "invalid_training_file", param: "training_file", err: fmt.Errorf("training file %s: %w", rec.Job.TrainingFile, err)}
 	}
 	opts := &sectorflow.TuneOptions{
-		Rank: rec.Params.Rank, Alpha: rec.Params.Alpha, Epochs: rec.Params.Epochs, BatchSize: rec.Params.BatchSize,
+		Rank: rec.Params.Rank, Alpha: rec.Params.Alpha, Targets: rec.Params.Targets, Epochs: rec.Params.Epochs, BatchSize: rec.Params.BatchSize,
 		LearningRate: rec.Params.LearningRate, Seed: rec.Params.Seed, CheckpointEvery: s.opts.CheckpointEvery, KeepCheckpoints: 1,
 		BaseModelName: s.modelName, Logger: logger,
 	}

@@ -48,11 +48,12 @@ type jobError struct {
 // hyperparameters are a job's settings as OpenAI reports them, plus this server's LoRA
 // extensions. Before a job starts, a field left out or set to "auto" reads "auto".
 type hyperparameters struct {
-	NEpochs                any     `json:"n_epochs"`
-	BatchSize              any     `json:"batch_size"`
-	LearningRateMultiplier any     `json:"learning_rate_multiplier"`
-	LoRARank               int     `json:"lora_rank,omitempty"`
-	LoRAAlpha              float64 `json:"lora_alpha,omitempty"`
+	NEpochs                any      `json:"n_epochs"`
+	BatchSize              any      `json:"batch_size"`
+	LearningRateMultiplier any      `json:"learning_rate_multiplier"`
+	LoRARank               int      `json:"lora_rank,omitempty"`
+	LoRAAlpha              float64  `json:"lora_alpha,omitempty"`
+	LoRATargets            []string `json:"lora_targets,omitempty"`
 }
 
 // fineTuningJob is OpenAI's FineTuningJob.
@@ -102,13 +103,14 @@ type jobCheckpoint struct {
 
 // tuneParams are a job's resolved settings.
 type tuneParams struct {
-	Epochs       int     `json:"epochs"`
-	BatchSize    int     `json:"batch_size"`
-	LearningRate float64 `json:"learning_rate"`
-	Multiplier   float64 `json:"multiplier"`
-	Rank         int     `json:"rank"`
-	Alpha        float64 `json:"alpha"`
-	Seed         uint64  `json:"seed"`
+	Epochs       int      `json:"epochs"`
+	BatchSize    int      `json:"batch_size"`
+	LearningRate float64  `json:"learning_rate"`
+	Multiplier   float64  `json:"multiplier"`
+	Rank         int      `json:"rank"`
+	Alpha        float64  `json:"alpha"`
+	Targets      []string `json:"targets,omitempty"`
+	Seed         uint64   `json:"seed"`
 }
 
 // jobRecord is what Storage keeps of a job (kind job, "<id>.json").
@@ -194,6 +196,35 @@ type rawHyper struct {
 	LearningRateMultiplier json.RawMessage `json:"learning_rate_multiplier"`
 	LoRARank               json.RawMessage `json:"lora_rank"`
 	LoRAAlpha              json.RawMessage `json:"lora_alpha"`
+	LoRATargets            json.RawMessage `json:"lora_targets"`
+}
+
+// loraTargets are the projections a job may adapt.
+var loraTargets = map[string]bool{"q_proj": true, "k_proj": true, "v_proj": true, "o_proj": true,
+	"gate_proj": true, "up_proj": true, "down_proj": true, "all-linear": true}
+
+// parseTargets decodes lora_targets: "all-linear", a projection name, or a list of them.
+func parseTargets(raw json.RawMessage) ([]string, error) {
+	if len(raw) == 0 || string(raw) == "null" || string(raw) == `"auto"` {
+		return nil, nil
+	}
+	var list []string
+	var one string
+	if json.Unmarshal(raw, &one) == nil {
+		list = []string{one}
+	} else if err := json.Unmarshal(raw, &list); err != nil {
+		return nil, invalid("hyperparameters.lora_targets", "invalid_hyperparameter", "Expected lora_targets as a projection name or a list of them, found %s.", string(raw))
+	}
+	if len(list) == 0 {
+		return nil, invalid("hyperparameters.lora_targets", "invalid_hyperparameter", "Expected at least one projection in lora_targets.")
+	}
+	for _, t := range list {
+		if !loraTargets[t] {
+			return nil, invalid("hyperparameters.lora_targets", "invalid_hyperparameter",
+				"Expected lora_targets among q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj or all-linear, found %q.", t)
+		}
+	}
+	return list, nil
 }
 
 // autoOr decodes raw as "auto" (or absent: ok false) or a number within [lo, hi].
@@ -246,8 +277,13 @@ func resolveHyper(h *rawHyper, seed uint64) (hyperparameters, tuneParams, error)
 	} else if ok {
 		p.Alpha = v
 	}
+	targets, err := parseTargets(h.LoRATargets)
+	if err != nil {
+		return rep, p, err
+	}
+	p.Targets = targets
 	p.LearningRate = baseLearningRate * p.Multiplier
-	rep.LoRARank, rep.LoRAAlpha = p.Rank, p.Alpha
+	rep.LoRARank, rep.LoRAAlpha, rep.LoRATargets = p.Rank, p.Alpha, p.Targets
 	return rep, p, nil
 }
 

@@ -157,6 +157,7 @@ func TestCreateJobValidation(t *testing.T) {
 		{"bad epochs", map[string]any{"model": "llama", "training_file": f.ID, "hyperparameters": map[string]any{"n_epochs": 0}}, "hyperparameters.n_epochs"},
 		{"fractional batch", map[string]any{"model": "llama", "training_file": f.ID, "hyperparameters": map[string]any{"batch_size": 1.5}}, "hyperparameters.batch_size"},
 		{"bad rank", map[string]any{"model": "llama", "training_file": f.ID, "hyperparameters": map[string]any{"lora_rank": -2}}, "hyperparameters.lora_rank"},
+		{"bad targets", map[string]any{"model": "llama", "training_file": f.ID, "hyperparameters": map[string]any{"lora_targets": []string{"qkv"}}}, "hyperparameters.lora_targets"},
 		{"bad suffix", map[string]any{"model": "llama", "training_file": f.ID, "suffix": "a:b"}, "suffix"},
 		{"dpo", map[string]any{"model": "llama", "training_file": f.ID, "method": map[string]any{"type": "dpo"}}, "method.type"},
 	}
