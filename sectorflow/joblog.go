@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"regexp"
 	"sync"
 )
 
@@ -23,11 +22,6 @@ const maxJobLogLine = 64 << 10
 // maxPEMBlock bounds how many bytes of an unterminated private-key block are held; past it the
 // block is censored and the rest of it dropped until its END line.
 const maxPEMBlock = 1 << 20
-
-var (
-	pemBeginRE = regexp.MustCompile(`-----BEGIN[ A-Z0-9]*PRIVATE KEY[ A-Z0-9]*-----`)
-	pemEndRE   = regexp.MustCompile(`-----END[ A-Z0-9]*PRIVATE KEY[ A-Z0-9]*-----`)
-)
 
 // JobLogWriter is the io.Writer that job output (engine logs, progress lines, a subprocess's
 // stdout) goes through before it is stored or shown. It redacts whole lines: bytes are held until

@@ -485,3 +485,22 @@ func BenchmarkRedact(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkRedactAdversarial feeds 64 KiB of repeated pattern openings that a naive matcher
+// handles in quadratic time (each opening rescanning the rest of the text); ns/op here should
+// grow linearly with the size.
+func BenchmarkRedactAdversarial(b *testing.B) {
+	r := newTestRedactor(b, "registered-secret")
+	for _, unit := range []string{
+		"-----BEGIN PRIVATE KEY-----\n", "-----BEGIN RSA PRIVATE KEY----- x ", "password=${", "token=token=",
+		"a password: x ", `"password": "`, "https://a:b@", "eyJabcdefghijk.eyJabcdefghijk.", "Authorization: Bearer ",
+	} {
+		text := strings.Repeat(unit, (64<<10)/len(unit))
+		b.Run(strings.Fields(strings.NewReplacer("-", "", "\"", "", "/", "", ":", "", "=", "", "$", "", "{", "").Replace(unit))[0], func(b *testing.B) {
+			b.SetBytes(int64(len(text)))
+			for b.Loop() {
+				r.Redact(text)
+			}
+		})
+	}
+}

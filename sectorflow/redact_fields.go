@@ -159,9 +159,16 @@ func classifyKey(key string) (string, fieldStrength) {
 
 // findFields appends the spans of values of secret-named fields: key=value, key: value (YAML),
 // "key": "value" (JSON, also JSON escaped inside a string), 'key': 'value', key => value and
-// --key value.
+// --key value. It runs in time linear in len(s): keys are visited in order, line bounds are found
+// once per line, placeholders are recognised from a value's first bytes, and keys inside a value
+// already taken are skipped.
 func findFields(s, lower string, spans []span) []span {
+	lineStart, lineEnd := 0, -1
+	taken := 0
 	for _, m := range fieldKeys(s, lower) {
+		if m[0] < taken {
+			continue
+		}
 		key := s[m[0]:m[1]]
 		if strings.HasSuffix(s[:m[0]], "://") {
 			continue // the user of a URL (https://token:secret@host): the URL rule's business
@@ -170,7 +177,14 @@ func findFields(s, lower string, spans []span) []span {
 		if strength == notSecret {
 			continue
 		}
-		start, end, ok := fieldValue(s, m[0], m[1])
+		if m[0] > lineEnd {
+			lineStart = strings.LastIndexAny(s[:m[0]], "\r\n") + 1
+			lineEnd = len(s)
+			if j := strings.IndexAny(s[m[0]:], "\r\n"); j >= 0 {
+				lineEnd = m[0] + j
+			}
+		}
+		start, end, ok := fieldValue(s, m[0], m[1], lineStart, lineEnd, strength)
 		if !ok || !secretValue(s[start:end], strength) {
 			continue
 		}
@@ -179,57 +193,64 @@ func findFields(s, lower string, spans []span) []span {
 			continue // --password VALUE in a usage line: a placeholder
 		}
 		spans = append(spans, span{start: start, end: end, kind: kind, prio: kindPrio[kind]})
+		taken = end
 	}
 	return spans
 }
 
-// fieldValue locates the value that follows the field name s[keyStart:keyEnd].
-func fieldValue(s string, keyStart, keyEnd int) (start, end int, ok bool) {
+// fieldValue locates the value that follows the field name s[keyStart:keyEnd], on the line
+// s[lineStart:lineEnd]. It gives up early on values that are placeholders by their first bytes.
+func fieldValue(s string, keyStart, keyEnd, lineStart, lineEnd int, strength fieldStrength) (start, end int, ok bool) {
 	i := keyEnd
 	// The closing quote of a quoted key.
 	switch {
-	case strings.HasPrefix(s[i:], `\"`):
+	case strings.HasPrefix(s[i:lineEnd], `\"`):
 		i += 2
-	case i < len(s) && (s[i] == '"' || s[i] == '\''):
+	case i < lineEnd && (s[i] == '"' || s[i] == '\''):
 		i++
 	}
-	i = skipBlanks(s, i)
+	i = skipBlanks(s[:lineEnd], i)
 	sep := ""
 	for _, op := range []string{"=>", ":=", ":", "="} {
-		if strings.HasPrefix(s[i:], op) {
+		if strings.HasPrefix(s[i:lineEnd], op) {
 			sep = op
 			break
 		}
 	}
 	if sep == "" {
 		// --password hunter2
-		if !strings.HasPrefix(s[keyStart:], "-") || i == keyEnd || i >= len(s) || s[i] == '-' {
+		if !strings.HasPrefix(s[keyStart:], "-") || i == keyEnd || i >= lineEnd || s[i] == '-' {
 			return 0, 0, false
 		}
 		sep = " "
 	} else {
 		i += len(sep)
 	}
-	if sep == ":" && i < len(s) && s[i] == ':' { // Go's :: or C++ scope, not a field
+	if sep == ":" && i < lineEnd && s[i] == ':' { // Go's :: or C++ scope, not a field
 		return 0, 0, false
 	}
-	i = skipBlanks(s, i)
-	if i >= len(s) {
+	i = skipBlanks(s[:lineEnd], i)
+	if i >= lineEnd {
 		return 0, 0, false
 	}
-	lineEnd := len(s)
-	if j := strings.IndexAny(s[i:], "\r\n"); j >= 0 {
-		lineEnd = i + j
+	quoted := 0
+	switch {
+	case strings.HasPrefix(s[i:lineEnd], `\"`):
+		quoted = 2
+	case s[i] == '"' || s[i] == '\'':
+		quoted = 1
+	}
+	start = i + quoted
+	if placeholderPrefix(s[start:min(start+128, lineEnd)], strength) {
+		return 0, 0, false
 	}
 	switch {
-	case strings.HasPrefix(s[i:], `\"`): // JSON inside a JSON string
-		start = i + 2
+	case quoted == 2: // JSON inside a JSON string
 		if j := strings.Index(s[start:lineEnd], `\"`); j >= 0 {
 			return start, start + j, true
 		}
 		return start, lineEnd, true
-	case s[i] == '"':
-		start = i + 1
+	case quoted == 1 && s[i] == '"':
 		for j := start; j < lineEnd; j++ {
 			switch s[j] {
 			case '\\':
@@ -239,15 +260,13 @@ func fieldValue(s string, keyStart, keyEnd int) (start, end int, ok bool) {
 			}
 		}
 		return start, lineEnd, true
-	case s[i] == '\'':
-		start = i + 1
+	case quoted == 1:
 		if j := strings.IndexByte(s[start:lineEnd], '\''); j >= 0 {
 			return start, start + j, true
 		}
 		return start, lineEnd, true
 	}
-	start = i
-	if sep == ":" && yamlLineStart(s, keyStart) {
+	if sep == ":" && yamlLineStart(s[lineStart:keyStart]) {
 		// key: value at the start of a line is YAML: the value runs to the end of the line, less
 		// a comment.
 		end = lineEnd
@@ -267,10 +286,10 @@ func fieldValue(s string, keyStart, keyEnd int) (start, end int, ok bool) {
 	return start, end, end > start
 }
 
-// yamlLineStart reports whether only indentation or a list dash precedes s[at] on its line.
-func yamlLineStart(s string, at int) bool {
-	lineStart := strings.LastIndexAny(s[:at], "\r\n") + 1
-	prefix := strings.TrimSpace(s[lineStart:at])
+// yamlLineStart reports whether prefix, the text before a key on its line, is only indentation
+// or a list dash.
+func yamlLineStart(prefix string) bool {
+	prefix = strings.TrimSpace(prefix)
 	return prefix == "" || prefix == "-"
 }
 
@@ -286,38 +305,49 @@ var (
 	fileNameRE = regexp.MustCompile(`^[a-z0-9_.\-]+\.(?:json|ya?ml|txt|toml|ini|cfg|conf|env|pem|key|crt|model|safetensors|bin|py|go|md|jsonl|csv)$`)
 )
 
+// placeholderPrefix reports whether a value that starts with v is a reference, template,
+// placeholder or code rather than a secret; v may be only the first bytes of the value.
+func placeholderPrefix(v string, strength fieldStrength) bool {
+	switch {
+	case strings.HasPrefix(v, "[REDACTED:"), strings.HasPrefix(v, "${"), strings.HasPrefix(v, "{{"),
+		strings.HasPrefix(v, "$("), strings.HasPrefix(v, "%("), strings.HasPrefix(v, "<"),
+		strings.HasPrefix(v, "{"), strings.HasPrefix(v, "process.env."):
+		return true // a reference, template or placeholder, not a value
+	}
+	lv := lowerASCII(v)
+	switch {
+	case strings.HasPrefix(lv, "os.environ"), strings.HasPrefix(lv, "os.getenv("),
+		strings.HasPrefix(lv, "env."), strings.HasPrefix(lv, "env:"):
+		return true
+	case codeCallRE.MatchString(v):
+		return true // code, not a value: secret: bytes.Clone(m)
+	}
+	if strength == strongField {
+		return false
+	}
+	return strings.HasPrefix(v, "[") || strings.HasPrefix(v, "/") || strings.HasPrefix(v, "./") ||
+		strings.HasPrefix(v, "~/") || strings.HasPrefix(v, "$")
+}
+
 // secretValue rejects values that are placeholders, references or, for weak field names,
 // clearly not secrets.
 func secretValue(v string, strength fieldStrength) bool {
-	if v == "" || strings.HasPrefix(v, "[REDACTED:") {
+	if v == "" || placeholderPrefix(v[:min(len(v), 128)], strength) {
 		return false
 	}
 	lv := strings.ToLower(v)
 	switch lv {
-	case "null", "nil", "none", "true", "false", "undefined", "{", "[", "[]", "{}", `""`, "''":
+	case "null", "nil", "none", "true", "false", "undefined", "[", "[]", `""`, "''":
 		return false
 	}
-	switch {
-	case strings.HasPrefix(v, "${"), strings.HasPrefix(v, "{{"), strings.HasPrefix(v, "$("),
-		strings.HasPrefix(v, "%("), strings.HasPrefix(v, "<"), strings.HasPrefix(v, "{"),
-		strings.HasPrefix(v, "process.env."), strings.HasPrefix(lv, "os.environ"),
-		strings.HasPrefix(lv, "os.getenv("), strings.HasPrefix(lv, "env."), strings.HasPrefix(lv, "env:"):
-		return false // a reference, template or placeholder, not a value
-	case len(v) >= 3 && strings.Trim(v, "*xX•.") == "":
+	if len(v) >= 3 && strings.Trim(v, "*xX•.") == "" {
 		return false // already masked
-	}
-	if codeCallRE.MatchString(v) {
-		return false // code, not a value: secret: bytes.Clone(m)
 	}
 	if strength == strongField {
 		return true
 	}
-	if fileNameRE.MatchString(lv) {
+	if len(v) < 8 || fileNameRE.MatchString(lv) {
 		return false // token: tokenizer_config.json names a file
-	}
-	if len(v) < 8 || strings.HasPrefix(v, "[") || strings.HasPrefix(v, "/") ||
-		strings.HasPrefix(v, "./") || strings.HasPrefix(v, "~/") || strings.HasPrefix(v, "$") {
-		return false
 	}
 	return strings.Trim(v, "0123456789.,_+-eE") != "" // numbers are counts, not tokens
 }

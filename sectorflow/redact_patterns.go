@@ -67,13 +67,9 @@ type rule struct {
 	group int
 	// valid, when set, rejects a candidate (the replaced part) that only looks like a secret.
 	valid func(string) bool
-	// multiline rules match across lines and run on the whole text.
-	multiline bool
 }
 
 var rules = []rule{
-	{kind: kindPrivateKey, keywords: []string{"private key"}, multiline: true,
-		re: regexp.MustCompile(`-----BEGIN[ A-Z0-9]*PRIVATE KEY[ A-Z0-9]*-----(?:(?s:.*?)-----END[ A-Z0-9]*PRIVATE KEY[ A-Z0-9]*-----|(?:\r?\n(?:[ \t\r]*\n)?[ \t]*(?:(?:Proc-Type|DEK-Info): [^\r\n]*|[A-Za-z0-9+/=]+)[ \t\r]*(?m:$)|\\n(?:(?:Proc-Type|DEK-Info): [^\\"]*|[A-Za-z0-9+/=]{16,}))*)`)},
 	{kind: kindAWSKeyID, keywords: []string{"akia", "asia", "abia", "acca", "a3t"},
 		re: regexp.MustCompile(`\b(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}\b`)},
 	{kind: kindAWSSecret, keywords: []string{"secret_access_key", "secretaccesskey", "secret-access-key", "aws_secret", "awssecret"},
@@ -137,13 +133,13 @@ var rules = []rule{
 }
 
 // findPatterns appends the spans of the built-in patterns found in s. Each rule runs only on
-// the lines that hold one of its keywords (the private-key rule, which spans lines, on the whole
-// text), so long logs cost little more than the keyword search.
+// the lines that hold one of its keywords, so long logs cost little more than the keyword search;
+// private keys, which span lines, are found by findPEM.
 func findPatterns(s string, spans []span) []span {
 	lower := lowerASCII(s)
 	var lines [][2]int
 	for _, r := range rules {
-		lines = keywordLines(s, lower, r.keywords, r.multiline, lines[:0])
+		lines = keywordLines(s, lower, r.keywords, lines[:0])
 		for _, ln := range lines {
 			for _, m := range r.re.FindAllStringSubmatchIndex(s[ln[0]:ln[1]], -1) {
 				start, end := m[2*r.group], m[2*r.group+1]
@@ -158,6 +154,9 @@ func findPatterns(s string, spans []span) []span {
 			}
 		}
 	}
+	if strings.Contains(lower, "private key") {
+		spans = findPEM(s, spans)
+	}
 	if containsAny(lower, fieldKeywords) {
 		spans = findFields(s, lower, spans)
 	}
@@ -165,17 +164,13 @@ func findPatterns(s string, spans []span) []span {
 }
 
 // keywordLines appends to out the [start, end) ranges of the lines of s that contain one of
-// keywords (searched in lower), in order and without repeats; with whole, the whole of s when
-// any keyword is present.
-func keywordLines(s, lower string, keywords []string, whole bool, out [][2]int) [][2]int {
+// keywords (searched in lower), in order and without repeats.
+func keywordLines(s, lower string, keywords []string, out [][2]int) [][2]int {
 	for _, k := range keywords {
 		for off := 0; off < len(s); {
 			i := strings.Index(lower[off:], k)
 			if i < 0 {
 				break
-			}
-			if whole {
-				return append(out[:0], [2]int{0, len(s)})
 			}
 			i += off
 			start := strings.LastIndexByte(s[:i], '\n') + 1
