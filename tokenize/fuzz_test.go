@@ -1,6 +1,7 @@
 package tokenize
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -23,7 +24,16 @@ func fuzzTokenizers(t testing.TB) map[string]*Tokenizer {
 		for _, n := range fixtureTokenizers {
 			fuzzToks[n] = loadFixtureTokenizer(t, n)
 		}
-		for _, n := range []string{"unigram", "wordpiece", "bpe_prefix", "precompiled"} {
+		var variants map[string]map[string]any
+		raw, err := os.ReadFile(filepath.Join("testdata", "small", "variants.json"))
+		require.NoError(t, err)
+		require.NoError(t, json.Unmarshal(raw, &variants))
+		for name, v := range variants {
+			tok, err := New(mistralVariant(t, v), nil)
+			require.NoError(t, err)
+			fuzzToks[name] = tok
+		}
+		for _, n := range []string{"unigram", "wordpiece", "bpe_prefix", "precompiled", "misc"} {
 			data, err := os.ReadFile(filepath.Join("testdata", "small", n+".json"))
 			require.NoError(t, err)
 			tok, err := New(data, nil)

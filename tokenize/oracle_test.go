@@ -118,7 +118,7 @@ func TestRustOracle(t *testing.T) {
 
 // mistralVariant is the mistral fixture tokenizer with the components of a variant of
 // testdata/small/variants.json swapped in (make_small.py builds the same for the oracle).
-func mistralVariant(t *testing.T, v map[string]any) []byte {
+func mistralVariant(t testing.TB, v map[string]any) []byte {
 	t.Helper()
 	raw, err := readMaybeGzip(filepath.Join("testdata", "tokenizers", "mistral", "tokenizer.json.gz"))
 	require.NoError(t, err)
