@@ -57,6 +57,14 @@ func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
 // must be stored.
 func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
+// UnmarshalText implements encoding.TextUnmarshaler, so a job spec read from JSON or YAML can
+// carry secrets in a Secret field. Marshalling it again redacts them: the round trip is one way
+// on purpose.
+func (s *Secret) UnmarshalText(b []byte) error {
+	s.value = string(b)
+	return nil
+}
+
 // needle is one form of a registered secret to search for.
 type needle struct {
 	text string

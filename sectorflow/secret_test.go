@@ -29,3 +29,15 @@ func TestSecretNeverPrints(t *testing.T) {
 	require.True(t, Secret{}.IsZero())
 	require.Equal(t, "", Secret{}.String())
 }
+
+func TestSecretUnmarshal(t *testing.T) {
+	var spec struct {
+		Model string
+		Token Secret
+	}
+	require.NoError(t, json.Unmarshal([]byte(`{"Model": "llama", "Token": "hf_from_json_123"}`), &spec))
+	require.Equal(t, "hf_from_json_123", spec.Token.Reveal())
+	out, err := json.Marshal(spec)
+	require.NoError(t, err)
+	require.JSONEq(t, `{"Model": "llama", "Token": "[REDACTED:secret]"}`, string(out))
+}
