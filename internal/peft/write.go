@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 
+	"github.com/sectorflow/sdk/internal/atomicfile"
 	"github.com/sectorflow/sdk/internal/safetensors"
 )
 
@@ -62,7 +63,7 @@ func Write(dir string, a *Adapter, opts *WriteOptions) error {
 	if err := safetensors.WriteFile(filepath.Join(dir, WeightsFile), tensors, map[string]string{"format": "pt"}); err != nil {
 		return fmt.Errorf("write adapter %s: %w", dir, err)
 	}
-	if err := writeFileAtomic(filepath.Join(dir, ConfigFile), cfgJSON); err != nil {
+	if err := atomicfile.WriteBytes(filepath.Join(dir, ConfigFile), cfgJSON); err != nil {
 		return fmt.Errorf("write adapter %s: %w", dir, err)
 	}
 	return nil
@@ -191,33 +192,4 @@ func (c *Config) marshal(kinds map[string]bool) ([]byte, error) {
 	}
 	out.WriteByte('\n')
 	return out.Bytes(), nil
-}
-
-// writeFileAtomic writes data to a temporary file in path's directory and renames it over path.
-func writeFileAtomic(path string, data []byte) (err error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	// CreateTemp makes the file 0600; checkpoints are read by other tools and users like
-	// any file the process would create.
-	if err = tmp.Chmod(0o644); err != nil {
-		return err
-	}
-	if _, err = tmp.Write(data); err != nil {
-		return err
-	}
-	if err = tmp.Sync(); err != nil {
-		return err
-	}
-	if err = tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }

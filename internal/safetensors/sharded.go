@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+
+	"github.com/sectorflow/sdk/internal/atomicfile"
 )
 
 // DefaultMaxShardBytes is the shard size transformers' save_pretrained uses by default (5 GB).
@@ -68,7 +70,7 @@ func WriteDir(dir string, tensors []Tensor, metadata map[string]string, maxShard
 	if err != nil {
 		return fmt.Errorf("write checkpoint %s: %w", dir, err)
 	}
-	if err := writeFileAtomic(index, append(data, '\n')); err != nil {
+	if err := atomicfile.WriteBytes(index, append(data, '\n')); err != nil {
 		return fmt.Errorf("write checkpoint %s: %w", dir, err)
 	}
 	if err := os.Remove(single); err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -98,33 +100,4 @@ func removeStaleShards(dir string, keep map[string]bool) error {
 		}
 	}
 	return nil
-}
-
-// writeFileAtomic writes data to a temporary file beside path and renames it over path.
-func writeFileAtomic(path string, data []byte) (err error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	// CreateTemp makes the file 0600; checkpoints are read by other tools and users like
-	// any file the process would create.
-	if err = tmp.Chmod(0o644); err != nil {
-		return err
-	}
-	if _, err = tmp.Write(data); err != nil {
-		return err
-	}
-	if err = tmp.Sync(); err != nil {
-		return err
-	}
-	if err = tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
