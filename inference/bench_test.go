@@ -82,7 +82,7 @@ func BenchmarkPrefill(b *testing.B) {
 }
 
 // BenchmarkDecode measures decode steps (one token per running request) through the engine's
-// runner with greedy sampling, at batch 1, 8 and 32, each request at position 64 of a 256-slot
+// runner with greedy sampling, at batch 1, 8 and 32, each request past a 16-token prompt in a 256-slot
 // cache; "adapters4" runs batch 8 with four different rank-8 adapters on all projections (two
 // rows each), against "adapters0" with none.
 //
@@ -96,7 +96,7 @@ func BenchmarkDecode(b *testing.B) {
 	}{{"batch1", 1, 0}, {"batch8", 8, 0}, {"batch32", 32, 0}, {"batch8_adapters4", 8, 4}}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
-			const S, prompt = 256, 64
+			const S, prompt = 256, 16
 			run := newModelRunner(m, c.batch, S, max(c.adapters, 1))
 			defer run.close()
 			for a := 1; a <= c.adapters; a++ {
