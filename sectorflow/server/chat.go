@@ -398,20 +398,31 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request, pl *plan) error {
 	go func() { wg.Wait(); close(events) }()
 	var res *completionResult
 	var err error
+	var finish func()
 	if pl.stream {
-		res, err = s.writeStream(ctx, w, pl, events)
+		res, finish, err = s.writeStream(ctx, w, pl, events)
 	} else {
 		res, err = s.collect(pl, events)
 	}
-	cancel()
+	if err != nil {
+		cancel() // stop the other choices too
+	}
 	for range events { // let the producers end
 	}
-	if err != nil && !pl.stream {
+	// End every engine request before answering, so that its usage is recorded by the time the
+	// client has the whole answer.
+	for _, p := range pulls {
+		p.stop()
+	}
+	cancel()
+	if pl.stream {
+		finish()
+		return nil
+	}
+	if err != nil {
 		return s.errorFromEngine(err)
 	}
-	if !pl.stream {
-		s.writeResult(w, pl, res)
-	}
+	s.writeResult(w, pl, res)
 	return nil
 }
 
@@ -489,8 +500,9 @@ func (s *Server) writeResult(w http.ResponseWriter, pl *plan, res *completionRes
 		"system_fingerprint": "sectorflow", "choices": choices, "usage": res.usage()})
 }
 
-// writeStream answers with server-sent events, one chunk per engine delta.
-func (s *Server) writeStream(ctx context.Context, w http.ResponseWriter, pl *plan, events <-chan choiceEvent) (*completionResult, error) {
+// writeStream answers with server-sent events, one chunk per engine delta; the returned finish
+// writes the closing "[DONE]".
+func (s *Server) writeStream(ctx context.Context, w http.ResponseWriter, pl *plan, events <-chan choiceEvent) (*completionResult, func(), error) {
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache")
@@ -567,7 +579,7 @@ func (s *Server) writeStream(ctx context.Context, w http.ResponseWriter, pl *pla
 		}
 		send(chunk(choice))
 		if writeErr != nil {
-			return res, fmt.Errorf("client gone: %w", context.Canceled)
+			return res, func() {}, fmt.Errorf("client gone: %w", context.Canceled)
 		}
 	}
 	if genErr == nil && res.done < pl.n {
@@ -594,13 +606,15 @@ func (s *Server) writeStream(ctx context.Context, w http.ResponseWriter, pl *pla
 		send(map[string]any{"id": pl.id, "object": object, "created": created, "model": pl.model,
 			"system_fingerprint": "sectorflow", "choices": []any{}, "usage": res.usage()})
 	}
-	if writeErr == nil {
-		_, _ = fmt.Fprint(w, "data: [DONE]\n\n")
-		if flusher != nil {
-			flusher.Flush()
+	finish := func() {
+		if writeErr == nil {
+			_, _ = fmt.Fprint(w, "data: [DONE]\n\n")
+			if flusher != nil {
+				flusher.Flush()
+			}
 		}
 	}
-	return res, genErr
+	return res, finish, genErr
 }
 
 // tokenText is the text of one token for logprobs.
