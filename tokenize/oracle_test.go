@@ -42,6 +42,8 @@ func TestRustOracle(t *testing.T) {
 		"wordlevel":               filepath.Join("testdata", "small", "wordlevel.json"),
 		"precompiled":             filepath.Join("testdata", "small", "precompiled.json"),
 		"misc":                    filepath.Join("testdata", "small", "misc.json"),
+		"regex_deepseek":          filepath.Join("testdata", "small", "regex_deepseek.json"),
+		"regex_o200k":             filepath.Join("testdata", "small", "regex_o200k.json"),
 	}
 	var variants map[string]map[string]any
 	raw, err := os.ReadFile(filepath.Join("testdata", "small", "variants.json"))
