@@ -57,6 +57,21 @@ func TestUsageValidate(t *testing.T) {
 	}
 }
 
+func TestOutcomeOf(t *testing.T) {
+	tests := []struct {
+		err  error
+		want UsageOutcome
+	}{
+		{nil, OutcomeCompleted},
+		{context.Canceled, OutcomeCancelled},
+		{fmt.Errorf("generate: %w", context.DeadlineExceeded), OutcomeCancelled},
+		{errors.New("out of memory"), OutcomeFailed},
+	}
+	for _, tt := range tests {
+		require.Equal(t, tt.want, OutcomeOf(tt.err), "%v", tt.err)
+	}
+}
+
 func TestMeterFunc(t *testing.T) {
 	var got []Usage
 	var m Meter = MeterFunc(func(_ context.Context, u Usage) error {

@@ -1,6 +1,7 @@
 package sectorflow
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -29,6 +30,18 @@ const (
 	// deadline passed) after doing some of it.
 	OutcomeCancelled UsageOutcome = "cancelled"
 )
+
+// OutcomeOf returns the outcome of work that ended with err: completed for nil, cancelled when
+// err matches context.Canceled or context.DeadlineExceeded, failed otherwise.
+func OutcomeOf(err error) UsageOutcome {
+	switch {
+	case err == nil:
+		return OutcomeCompleted
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return OutcomeCancelled
+	}
+	return OutcomeFailed
+}
 
 // Usage is one billing record: the resources one training job or one inference request used.
 //
