@@ -93,7 +93,8 @@ func (p byteLevelProcessor) process(t *Tokenizer, e encoding, _ bool) encoding {
 			j -= size
 		}
 		o := e.offs[i]
-		if lead > 0 && !(p.addPrefixSpace && lead == 1 && o[0] == 0) {
+		// A single leading space on the first token is the one the pre-tokenizer added.
+		if lead > 0 && !(p.addPrefixSpace && lead == 1 && (i == 0 || o[0] == 0)) {
 			o[0] = min(o[0]+lead, o[1])
 		}
 		if trail > 0 && o[1] >= trail {
