@@ -43,15 +43,6 @@ func byteLevelDecode(s string, dst []byte) ([]byte, bool) {
 	return dst, true
 }
 
-// byteLevelEncode maps raw bytes to their byte-level characters.
-func byteLevelEncode(s string) string {
-	buf := make([]byte, 0, len(s)*2)
-	for i := 0; i < len(s); i++ {
-		buf = utf8.AppendRune(buf, byteToChar[s[i]])
-	}
-	return string(buf)
-}
-
 // appendLossy appends b to dst as Rust's String::from_utf8_lossy does: each maximal prefix of an
 // ill-formed sequence becomes one U+FFFD.
 func appendLossy(dst []byte, b []byte) []byte {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"sort"
 	"strings"
 	"unicode/utf8"
 
@@ -571,7 +570,7 @@ func parsePreTokenizer(raw json.RawMessage, path string) (preTokenizer, error) {
 		if err != nil {
 			return nil, err
 		}
-		return metaspacePre{replacement: rep, scheme: scheme, split_: split}, nil
+		return metaspacePre{replacement: rep, scheme: scheme, doSplit: split}, nil
 	case "Whitespace":
 		return whitespacePre{}, nil
 	case "WhitespaceSplit":
@@ -974,14 +973,4 @@ func parseBPE(o jobj) (model, error) {
 		m.merges[pairKey(int32(ida), int32(idb))] = mergeVal{rank: int32(i), newID: int32(nid)}
 	}
 	return m, nil
-}
-
-// sortedKeys returns a map's keys in order, for deterministic errors.
-func sortedKeys[V any](m map[string]V) []string {
-	k := make([]string, 0, len(m))
-	for s := range m {
-		k = append(k, s)
-	}
-	sort.Strings(k)
-	return k
 }

@@ -180,7 +180,7 @@ const (
 type metaspacePre struct {
 	replacement rune
 	scheme      prependScheme
-	split_      bool
+	doSplit     bool
 }
 
 func (p metaspacePre) split(n ntext, emit func(ntext)) {
@@ -196,7 +196,7 @@ func (p metaspacePre) split(n ntext, emit func(ntext)) {
 			n = prependText(n, rep)
 		}
 	}
-	if !p.split_ {
+	if !p.doSplit {
 		if len(n.s) > 0 {
 			emit(n)
 		}
