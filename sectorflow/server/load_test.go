@@ -47,6 +47,7 @@ func TestLoadStreamingTwoAdapters(t *testing.T) {
 	ignoreEOS := option.WithJSONSet("ignore_eos", true)
 	// References: each request alone.
 	want := map[[2]string]string{}
+	seqStart := time.Now()
 	for _, m := range models {
 		for _, p := range prompts {
 			res, err := alice.Chat.Completions.New(ctx, chatParams(m, p, maxTokens), ignoreEOS)
@@ -54,6 +55,9 @@ func TestLoadStreamingTwoAdapters(t *testing.T) {
 			want[[2]string{m, p}] = res.Choices[0].Message.Content
 		}
 	}
+	seq := time.Since(seqStart)
+	t.Logf("sequential: %d requests one at a time, %d tokens each, in %v: %.1f tokens/s",
+		len(want), maxTokens, seq.Round(time.Millisecond), float64(len(want)*maxTokens)/seq.Seconds())
 	require.NotEqual(t, want[[2]string{models[0], prompts[0]}], want[[2]string{models[1], prompts[0]}], "the adapters differ")
 
 	type outcome struct {
