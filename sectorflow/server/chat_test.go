@@ -214,3 +214,36 @@ func TestClientDisconnectCancelsGeneration(t *testing.T) {
 	require.Equal(t, sectorflow.OutcomeCancelled, u.Outcome)
 	require.Less(t, u.CompletionTokens, int64(1500), "generation stopped when the client left")
 }
+
+func TestShutdownEndsStreamsCleanly(t *testing.T) {
+	r := start(t, &Options{ShutdownGrace: 300 * time.Millisecond})
+	body := `{"model": "llama", "stream": true, "max_tokens": 1800, "ignore_eos": true, "stream_options": {"include_usage": true}, "messages": [{"role": "user", "content": "go on"}]}`
+	req, err := http.NewRequest("POST", r.url+"/v1/chat/completions", strings.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer sk-alice-0001")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	sc := bufio.NewScanner(resp.Body)
+	var lines []string
+	for len(lines) < 4 && sc.Scan() {
+		if sc.Text() != "" {
+			lines = append(lines, sc.Text())
+		}
+	}
+	stopped := make(chan struct{})
+	go func() { r.stop(t); close(stopped) }()
+	for sc.Scan() {
+		if sc.Text() != "" {
+			lines = append(lines, sc.Text())
+		}
+	}
+	<-stopped
+	n := len(lines)
+	require.Greater(t, n, 6)
+	require.Equal(t, "data: [DONE]", lines[n-1], "the stream ends with [DONE]")
+	require.Contains(t, lines[n-2], `"usage":{"prompt_tokens"`, "then the usage chunk")
+	require.Contains(t, lines[n-3], `"finish_reason":"length"`, "after a final chunk")
+	require.Less(t, n, 1800, "the server stopped the generation instead of waiting for it")
+}

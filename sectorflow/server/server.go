@@ -305,8 +305,14 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	defer cancel()
 	s.jobs.stopAll() // jobs checkpoint-resume; there is no need to wait for them to finish
 	if err := hs.Shutdown(grace); err != nil {
-		s.stop(errShutdown) // cancel the requests still running; their handlers end the streams
-		hs.Close()
+		// Cancel the requests still running; their handlers end their streams with a final
+		// chunk and [DONE], which they get a few seconds to write.
+		s.stop(errShutdown)
+		last, cancelLast := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := hs.Shutdown(last); err != nil {
+			hs.Close()
+		}
+		cancelLast()
 	}
 	<-errc
 	return s.Shutdown(context.Background())
