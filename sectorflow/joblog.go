@@ -20,7 +20,8 @@ const DefaultLogRetention = DefaultLogTTL
 const maxJobLogLine = 64 << 10
 
 // maxPEMBlock bounds how many bytes of an unterminated private-key block are held; past it the
-// block is censored and the rest of it dropped until its END line.
+// block is censored and the rest of it dropped until its END line or a line that cannot be part
+// of a key.
 const maxPEMBlock = 1 << 20
 
 // JobLogWriter is the io.Writer that job output (engine logs, progress lines, a subprocess's
@@ -28,7 +29,8 @@ const maxPEMBlock = 1 << 20
 // a newline ("\n" or "\r") arrives, so a secret split across two Write calls is still found.
 // The lines of a multi-line PEM private key are held until its END line (or the first line that
 // cannot be part of a key) and censored together.
-// A line longer than 64 KiB is redacted and written in parts cut at whitespace.
+// A line longer than 64 KiB is redacted and written in parts cut at whitespace (a registered
+// secret that itself contains a blank can be missed if it straddles such a cut).
 //
 // Close writes what is held (redacted) and must be called when the job ends; it does not close
 // the underlying writer. JobLogWriter is safe for concurrent use; concurrent Writes are
@@ -104,6 +106,9 @@ func (j *JobLogWriter) processLine(line []byte) {
 		if loc := pemEndRE.FindIndex(line); loc != nil {
 			j.drop = false
 			j.emit(j.r.Redact(string(line[loc[1]:])))
+		} else if !pemBodyLine(line) {
+			j.drop = false
+			j.processLine(line)
 		}
 	case j.inBlock && !pemEndRE.Match(line) && !pemBodyLine(line):
 		// Not a key after all (or a truncated one): censor what was held, carry on normally.

@@ -163,6 +163,15 @@ func TestJobLogWriterLongLinesAndBlocks(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, w.Close())
 	require.Equal(t, "[REDACTED:private-key]\n after\nnext\n", out.String())
+
+	// Without its END line, the oversized block ends at the first line that is not base64.
+	out.Reset()
+	w = NewJobLogWriter(&out, nil)
+	body, _, _ := strings.Cut(pem.String(), "-----END")
+	_, err = w.Write([]byte(body + "step 9 loss=1.0\n"))
+	require.NoError(t, err)
+	require.NoError(t, w.Close())
+	require.Equal(t, "[REDACTED:private-key]\nstep 9 loss=1.0\n", out.String())
 }
 
 func TestJobLogWriterConcurrentWriters(t *testing.T) {
