@@ -147,6 +147,17 @@ func replaceMatches(n ntext, ms [][2]int, content string) ntext {
 	if len(ms) == 0 {
 		return n
 	}
+	if !n.track {
+		buf := make([]byte, 0, len(n.s)+len(ms)*(len(content)+1))
+		prev := 0
+		for _, m := range ms {
+			buf = append(buf, n.s[prev:m[0]]...)
+			buf = append(buf, content...)
+			prev = m[1]
+		}
+		buf = append(buf, n.s[prev:]...)
+		return ntext{s: string(buf), first: n.first}
+	}
 	b := builder{track: n.track}
 	prev := 0
 	copyRange := func(from, to int) {

@@ -99,6 +99,10 @@ func TestRustOracle(t *testing.T) {
 					report("%q: ids\n got  %v\n want %v", r.Text, ids, r.IDs)
 					continue
 				}
+				// Encode takes a different path (no offset bookkeeping): it must agree.
+				if plain := tok.Encode(r.Text, false); !equalInts(plain, r.IDs) {
+					report("%q: Encode ids\n got  %v\n want %v", r.Text, plain, r.IDs)
+				}
 				idsSp, offsSp := tok.EncodeWithOffsets(r.Text, true)
 				if !equalInts(idsSp, r.IDsSpecial) {
 					report("%q: ids with special tokens\n got  %v\n want %v", r.Text, idsSp, r.IDsSpecial)

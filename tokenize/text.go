@@ -98,6 +98,9 @@ func prependText(n ntext, s string) ntext {
 	if len(n.s) == 0 {
 		return n
 	}
+	if !n.track {
+		return ntext{s: s + n.s, first: n.first}
+	}
 	_, size := utf8.DecodeRuneInString(n.s)
 	r := n.charRange(0, size)
 	b := builder{track: n.track}
