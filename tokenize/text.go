@@ -82,12 +82,16 @@ func mapRunes(n ntext, f func(c rune, dst []byte) []byte) ntext {
 	if b.track {
 		b.align = make([][2]int, 0, len(n.s))
 	}
-	var tmp []byte
 	for i := 0; i < len(n.s); {
 		c, size := utf8.DecodeRuneInString(n.s[i:])
-		r := n.charRange(i, size)
-		tmp = f(c, tmp[:0])
-		b.add(string(tmp), r)
+		k := len(b.buf)
+		b.buf = f(c, b.buf)
+		if b.track {
+			r := n.charRange(i, size)
+			for range len(b.buf) - k {
+				b.align = append(b.align, r)
+			}
+		}
 		i += size
 	}
 	return b.text(n.first)
