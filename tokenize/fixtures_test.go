@@ -118,3 +118,66 @@ func TestModelTokenizers(t *testing.T) {
 		})
 	}
 }
+
+// sharedFixtures is the shared fixtures folder beside the repository, when present.
+var sharedFixtures = filepath.Join("..", "..", "shared", "fixtures")
+
+// TestSharedFixtureTokenizers runs every tokenizer folder of ../shared/fixtures/tokenizers
+// (tokenizer.json or tokenizer.json.gz with expected.jsonl from the Rust crate), so that
+// tokenizers added there later are checked the same way as the copies in testdata.
+func TestSharedFixtureTokenizers(t *testing.T) {
+	dirs, _ := filepath.Glob(filepath.Join(sharedFixtures, "tokenizers", "*", "expected.jsonl"))
+	if len(dirs) == 0 {
+		t.Skip("no ../shared/fixtures/tokenizers beside the repository")
+	}
+	for _, exp := range dirs {
+		dir := filepath.Dir(exp)
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			path := filepath.Join(dir, "tokenizer.json")
+			if _, err := os.Stat(path); err != nil {
+				path += ".gz"
+			}
+			tok, err := Load(path)
+			require.NoError(t, err)
+			recs := readFixtures(t, exp)
+			require.NotEmpty(t, recs)
+			bad := 0
+			for i, r := range recs {
+				ids := tok.Encode(r.Text, false)
+				idsSp := tok.Encode(r.Text, true)
+				if !equalInts(ids, r.IDs) || !equalInts(idsSp, r.IDsSpecial) || tok.Decode(r.IDs, false) != r.Decoded ||
+					tok.Decode(r.IDs, true) != r.DecodedSkipSpecial || tok.Decode(r.IDsSpecial, false) != r.DecodedSpecial {
+					bad++
+					if bad <= 5 {
+						t.Errorf("text %d %q:\n ids  %v\n want %v", i, r.Text, ids, r.IDs)
+					}
+				}
+			}
+			require.Zero(t, bad, "texts that differ from the Rust crate")
+		})
+	}
+}
+
+// TestSharedFixtureModels checks the tokenizers of ../shared/fixtures/models/* against the
+// prompt ids Hugging Face produced.
+func TestSharedFixtureModels(t *testing.T) {
+	prompts, _ := filepath.Glob(filepath.Join(sharedFixtures, "models", "*", "expected", "prompt.json"))
+	if len(prompts) == 0 {
+		t.Skip("no ../shared/fixtures/models beside the repository")
+	}
+	for _, pf := range prompts {
+		dir := filepath.Dir(filepath.Dir(pf))
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			raw, err := os.ReadFile(pf)
+			require.NoError(t, err)
+			var p struct {
+				Text string `json:"text"`
+				IDs  []int  `json:"ids"`
+			}
+			require.NoError(t, json.Unmarshal(raw, &p))
+			tok, err := Load(dir)
+			require.NoError(t, err)
+			require.Equal(t, p.IDs, tok.Encode(p.Text, true))
+		})
+	}
+}
