@@ -208,14 +208,16 @@ func buildTokenizer(data []byte) (*Tokenizer, error) {
 // prepareByteDecoding precomputes the bytes each id decodes to under a lone ByteLevel decoder
 // (Rust: a token with a character outside the byte-level alphabet is taken as UTF-8).
 func (t *Tokenizer) prepareByteDecoding() {
+	b, ok := t.model.(*bpe)
+	if !ok {
+		return
+	}
 	maxID := -1
 	for _, a := range t.added {
 		maxID = max(maxID, a.ID)
 	}
-	for id := range t.model.size() * 2 {
-		if _, ok := t.model.idToToken(id); ok {
-			maxID = max(maxID, id)
-		}
+	for id := range b.vocabR {
+		maxID = max(maxID, id)
 	}
 	if maxID > 4*t.model.size()+len(t.added)+1024 {
 		return // sparse ids: keep the general path
