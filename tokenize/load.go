@@ -874,6 +874,9 @@ func parseVocabMap(o jobj) (map[string]int, map[int]string, error) {
 	}
 	r := make(map[int]string, len(vocab))
 	for k, v := range vocab {
+		if v < 0 || v > 1<<32-1 {
+			return nil, nil, fmtErr(o.sub("vocab"), fmt.Sprintf("expected ids from 0 to 4294967295, found %d for %q", v, k), nil)
+		}
 		if old, dup := r[v]; dup {
 			// Keep a deterministic choice, the smallest string.
 			if old < k {

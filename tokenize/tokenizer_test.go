@@ -175,6 +175,7 @@ func TestLoadErrors(t *testing.T) {
 		{"unknown decoder", `{"decoder": {"type": "Magic"}, ` + bpe + `}`, "decoder", true},
 		{"unknown post-processor", `{"post_processor": {"type": "Magic"}, ` + bpe + `}`, "post_processor", true},
 		{"template without special", `{"post_processor": {"type": "TemplateProcessing", "single": [{"SpecialToken": {"id": "<s>"}}], "special_tokens": {}}, ` + bpe + `}`, "post_processor.single[0]", false},
+		{"negative id", `{"model": {"type": "WordLevel", "vocab": {"a": -1}}}`, "model.vocab", false},
 		{"truncation", `{"truncation": {"max_length": 5}, ` + bpe + `}`, "truncation", true},
 		{"added token without content", `{"added_tokens": [{"id": 3}], ` + bpe + `}`, "added_tokens[0].content", false},
 		{"strip content not one char", `{"decoder": {"type": "Strip", "content": "ab", "start": 1, "stop": 0}, ` + bpe + `}`, "decoder.content", false},
