@@ -132,12 +132,17 @@ func buildTokenizer(data []byte) (*Tokenizer, error) {
 	if err != nil {
 		return nil, fmtErr("$", "expected a JSON object", err)
 	}
-	for _, k := range []string{"truncation", "padding"} {
-		if root.has(k) {
-			return nil, unsupported(k, k+" (set it per request instead)")
+	t := &Tokenizer{}
+	if root.has("truncation") {
+		if t.trunc, err = parseTruncation(root.m["truncation"]); err != nil {
+			return nil, err
 		}
 	}
-	t := &Tokenizer{}
+	if root.has("padding") {
+		if t.pad, err = parsePadding(root.m["padding"]); err != nil {
+			return nil, err
+		}
+	}
 	if !root.has("model") {
 		return nil, fmtErr("model", "expected a model, found nothing", nil)
 	}

@@ -33,6 +33,8 @@ type Tokenizer struct {
 	rawBytes       bool          // the model sees raw bytes (byte-level BPE fast path)
 	byteFallback   bool          // the decoder has a ByteFallback step
 	byteDecoded    []string      // when the decoder is ByteLevel alone: the bytes of each id
+	trunc          *truncation   // tokenizer.json "truncation", nil when off
+	pad            *padding      // tokenizer.json "padding", nil when off
 	vocabSize      int
 
 	cfg config
@@ -161,7 +163,7 @@ func (t *Tokenizer) EncodeBatch(texts []string, addSpecialTokens bool) [][]int {
 		for i, s := range texts {
 			out[i] = t.Encode(s, addSpecialTokens)
 		}
-		return out
+		return t.padBatch(out)
 	}
 	var next atomic.Int64
 	var wg sync.WaitGroup
@@ -179,6 +181,22 @@ func (t *Tokenizer) EncodeBatch(texts []string, addSpecialTokens bool) [][]int {
 		}()
 	}
 	wg.Wait()
+	return t.padBatch(out)
+}
+
+// padBatch applies BatchLongest padding: every sequence padded to the longest of the batch.
+func (t *Tokenizer) padBatch(out [][]int) [][]int {
+	if t.pad == nil || t.pad.fixed != 0 {
+		return out
+	}
+	longest := 0
+	for _, ids := range out {
+		longest = max(longest, len(ids))
+	}
+	l := t.pad.padTo(longest)
+	for i, ids := range out {
+		out[i] = t.pad.pad(encoding{ids: ids}, l).ids
+	}
 	return out
 }
 
@@ -217,8 +235,12 @@ func (t *Tokenizer) run(text string, addSpecial, wantOffsets bool) encoding {
 			}
 		}
 	}
+	en.e = t.truncate(en.e, addSpecial)
 	if t.post != nil {
 		en.e = t.post.process(t, en.e, addSpecial)
+	}
+	if t.pad != nil {
+		en.e = t.pad.pad(en.e, t.pad.padTo(len(en.e.ids)))
 	}
 	return en.e
 }

@@ -1,7 +1,9 @@
 package tokenize
 
 import (
+	"encoding/json"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -176,7 +178,9 @@ func TestLoadErrors(t *testing.T) {
 		{"unknown post-processor", `{"post_processor": {"type": "Magic"}, ` + bpe + `}`, "post_processor", true},
 		{"template without special", `{"post_processor": {"type": "TemplateProcessing", "single": [{"SpecialToken": {"id": "<s>"}}], "special_tokens": {}}, ` + bpe + `}`, "post_processor.single[0]", false},
 		{"negative id", `{"model": {"type": "WordLevel", "vocab": {"a": -1}}}`, "model.vocab", false},
-		{"truncation", `{"truncation": {"max_length": 5}, ` + bpe + `}`, "truncation", true},
+		{"truncation OnlySecond", `{"truncation": {"max_length": 5, "strategy": "OnlySecond"}, ` + bpe + `}`, "truncation.strategy", true},
+		{"truncation direction", `{"truncation": {"max_length": 5, "direction": "Up"}, ` + bpe + `}`, "truncation.direction", false},
+		{"padding strategy", `{"padding": {"strategy": {"Fixed": -1}}, ` + bpe + `}`, "padding.strategy", false},
 		{"added token without content", `{"added_tokens": [{"id": 3}], ` + bpe + `}`, "added_tokens[0].content", false},
 		{"strip content not one char", `{"decoder": {"type": "Strip", "content": "ab", "start": 1, "stop": 0}, ` + bpe + `}`, "decoder.content", false},
 		{"wrong type", `{"normalizer": {"type": "Strip", "strip_left": "yes"}, ` + bpe + `}`, "normalizer.strip_left", false},
@@ -280,4 +284,37 @@ func nonNil(s []int) []int {
 		return []int{}
 	}
 	return s
+}
+
+// TestBatchLongestPadding checks EncodeBatch against the Rust crate's single-sequence ids
+// (testdata/small/trunc_right_pad_batch.expected.jsonl): every sequence is left-padded with id 4
+// to the longest of the batch.
+func TestBatchLongestPadding(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("testdata", "small", "trunc_right_pad_batch.json"))
+	require.NoError(t, err)
+	tok, err := New(data, nil)
+	require.NoError(t, err)
+	recs := map[string][]int{}
+	f, err := os.ReadFile(filepath.Join("testdata", "small", "trunc_right_pad_batch.expected.jsonl"))
+	require.NoError(t, err)
+	for _, line := range strings.Split(strings.TrimSpace(string(f)), "\n") {
+		var r oracleRecord
+		require.NoError(t, json.Unmarshal([]byte(line), &r))
+		recs[r.Text] = r.IDsSpecial
+	}
+	texts := []string{"", "x", "Hello world", "The quick brown fox jumps over the lazy dog."}
+	longest := 0
+	for _, s := range texts {
+		_, ok := recs[s]
+		require.True(t, ok, "no record for %q", s)
+		longest = max(longest, len(recs[s]))
+	}
+	got := tok.EncodeBatch(texts, true)
+	for i, s := range texts {
+		want := append(make([]int, 0, longest), recs[s]...)
+		for len(want) < longest {
+			want = append([]int{4}, want...)
+		}
+		require.Equal(t, want, got[i], "text %q", s)
+	}
 }

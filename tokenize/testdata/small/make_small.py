@@ -288,3 +288,14 @@ rb["pre_tokenizer"] = {"type": "ByteLevel", "add_prefix_space": True, "trim_offs
 rb["post_processor"] = {"type": "RobertaProcessing", "sep": ["<|end_of_text|>", 505], "cls": ["<|begin_of_text|>", 504], "trim_offsets": True, "add_prefix_space": True}
 rb["decoder"] = {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": True, "use_regex": True}
 dump("roberta_like", rb)
+
+# 12. Truncation and padding on the WordPiece tokenizer.
+for name, tr, pad in [
+    ("trunc_left_pad_fixed", {"direction": "Left", "max_length": 8, "strategy": "LongestFirst", "stride": 0},
+     {"strategy": {"Fixed": 10}, "direction": "Right", "pad_to_multiple_of": 4, "pad_id": 0, "pad_type_id": 0, "pad_token": "[PAD]"}),
+    ("trunc_right_pad_batch", {"direction": "Right", "max_length": 5, "strategy": "OnlyFirst", "stride": 2},
+     {"strategy": "BatchLongest", "direction": "Left", "pad_to_multiple_of": 3, "pad_id": 4, "pad_type_id": 0, "pad_token": "[MASK]"}),
+]:
+    wp = json.load(open("wordpiece.json", encoding="utf-8"))
+    wp["truncation"], wp["padding"] = tr, pad
+    dump(name, wp)
