@@ -61,6 +61,9 @@ func parseTruncation(raw json.RawMessage) (*truncation, error) {
 	return &tr, nil
 }
 
+// maxPadLength bounds padding lengths so that a hostile file cannot make every encoding huge.
+const maxPadLength = 1 << 20
+
 func parsePadding(raw json.RawMessage) (*padding, error) {
 	o, err := parseObj(raw, "padding")
 	if err != nil {
@@ -76,6 +79,9 @@ func parsePadding(raw json.RawMessage) (*padding, error) {
 	if p.multiple, err = o.integer("pad_to_multiple_of", 0); err != nil {
 		return nil, err
 	}
+	if p.multiple < 0 || p.multiple > maxPadLength {
+		return nil, fmtErr(o.sub("pad_to_multiple_of"), fmt.Sprintf("expected 0 to %d, found %d", maxPadLength, p.multiple), nil)
+	}
 	var strategy any
 	if err := json.Unmarshal(o.m["strategy"], &strategy); err != nil && o.has("strategy") {
 		return nil, fmtErr(o.sub("strategy"), "expected \"BatchLongest\" or {\"Fixed\": n}", err)
@@ -88,8 +94,8 @@ func parsePadding(raw json.RawMessage) (*padding, error) {
 		}
 	case map[string]any:
 		f, ok := s["Fixed"].(float64)
-		if !ok || len(s) != 1 || f < 0 || f != float64(int(f)) {
-			return nil, fmtErr(o.sub("strategy"), "expected {\"Fixed\": n} with a non-negative integer n", nil)
+		if !ok || len(s) != 1 || f < 0 || f > maxPadLength || f != float64(int(f)) {
+			return nil, fmtErr(o.sub("strategy"), fmt.Sprintf("expected {\"Fixed\": n} with an integer n from 0 to %d", maxPadLength), nil)
 		}
 		p.fixed = int(f)
 	default:
