@@ -122,8 +122,10 @@ func FuzzLoad(f *testing.F) {
 	f.Add(`{"model": {"type": "Unigram", "unk_id": 0, "vocab": [["<unk>", 0], ["a", -1]]}, "pre_tokenizer": {"type": "Metaspace"}}`)
 	f.Add(`{"model": {"type": "WordPiece", "vocab": {"[UNK]": 0, "a": 1, "##b": 2}}, "normalizer": {"type": "BertNormalizer"}}`)
 	f.Add(`{"model": {"type": "BPE", "vocab": {}, "merges": []}, "pre_tokenizer": {"type": "Split", "pattern": {"Regex": "(?=a)"}, "behavior": "Removed"}}`)
-	if b, err := os.ReadFile(filepath.Join("testdata", "small", "precompiled.json")); err == nil {
-		f.Add(string(b))
+	for _, n := range []string{"precompiled", "trunc_left_pad_fixed", "misc"} {
+		if b, err := os.ReadFile(filepath.Join("testdata", "small", n+".json")); err == nil {
+			f.Add(string(b))
+		}
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		tok, err := New([]byte(s), nil)
