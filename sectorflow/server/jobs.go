@@ -365,11 +365,11 @@ func (s *Server) createJob(w http.ResponseWriter, r *http.Request) error {
 		Method: method,
 	}}
 	rec.addEvent("info", "message", fmt.Sprintf("Created fine-tuning job: %s", rec.Job.ID), nil)
-	aj, err := s.jobs.create(r.Context(), rec)
-	if err != nil {
+	created := rec.Job // as created: the job moves on in the background at once
+	if _, err := s.jobs.create(r.Context(), rec); err != nil {
 		return internalError(err)
 	}
-	writeJSON(w, http.StatusOK, aj.snapshot().Job)
+	writeJSON(w, http.StatusOK, created)
 	return nil
 }
 
