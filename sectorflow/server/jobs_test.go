@@ -419,3 +419,54 @@ func TestAdminDeletesTenant(t *testing.T) {
 	_, err = bob.Files.Get(ctx, fb.ID)
 	require.NoError(t, err, "other tenants keep their data")
 }
+
+func TestValidationFileAndModelDeletion(t *testing.T) {
+	store := sectorflow.NewMemoryStore(nil)
+	r := start(t, &Options{Storage: store})
+	ctx := context.Background()
+	alice := r.client("sk-alice-0001")
+	train := uploadFile(t, alice, trainingData(4))
+	val, err := alice.Files.New(ctx, openai.FileNewParams{
+		File:         openai.File(strings.NewReader(trainingData(2)), "val.jsonl", "application/jsonl"),
+		Purpose:      openai.FilePurposeFineTune,
+		ExpiresAfter: openai.FileNewParamsExpiresAfter{Seconds: 3600},
+	})
+	require.NoError(t, err)
+	require.InDelta(t, time.Now().Unix()+3600, val.ExpiresAt, 5, "a temporary file")
+	job, err := alice.FineTuning.Jobs.New(ctx, openai.FineTuningJobNewParams{
+		Model: "llama", TrainingFile: train.ID, ValidationFile: openai.String(val.ID),
+		Hyperparameters: openai.FineTuningJobNewParamsHyperparameters{
+			NEpochs:   openai.FineTuningJobNewParamsHyperparametersNEpochsUnion{OfInt: openai.Int(1)},
+			BatchSize: openai.FineTuningJobNewParamsHyperparametersBatchSizeUnion{OfInt: openai.Int(2)},
+		},
+	})
+	require.NoError(t, err)
+	done := waitJob(t, alice, job.ID, 2*time.Minute, "succeeded", "failed")
+	require.Equal(t, "succeeded", string(done.Status), "%+v", done.Error)
+	require.Equal(t, val.ID, done.ValidationFile)
+	validLoss := false
+	events, err := alice.FineTuning.Jobs.ListEvents(ctx, job.ID, openai.FineTuningJobListEventsParams{Limit: openai.Int(100)})
+	require.NoError(t, err)
+	for _, e := range events.Data {
+		validLoss = validLoss || strings.Contains(e.Message, "validation loss=")
+	}
+	require.True(t, validLoss, "the validation file was evaluated")
+
+	// Deleting the fine-tuned model removes its adapter; the id stops resolving.
+	_, err = alice.Chat.Completions.New(ctx, chatParams(done.FineTunedModel, "hi", 2))
+	require.NoError(t, err)
+	del, err := alice.Models.Delete(ctx, done.FineTunedModel)
+	require.NoError(t, err)
+	require.True(t, del.Deleted)
+	_, err = alice.Chat.Completions.New(ctx, chatParams(done.FineTunedModel, "hi", 2))
+	require.Equal(t, http.StatusNotFound, statusOf(err))
+	models, err := alice.Models.List(ctx)
+	require.NoError(t, err)
+	require.Len(t, models.Data, 1)
+	for _, err := range store.List(ctx, "alice", "adapter/") {
+		require.NoError(t, err)
+		t.Fatal("the adapter is still in Storage")
+	}
+	_, err = alice.Models.Delete(ctx, "llama")
+	require.Equal(t, http.StatusForbidden, statusOf(err))
+}
