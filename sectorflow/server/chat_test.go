@@ -247,3 +247,31 @@ func TestShutdownEndsStreamsCleanly(t *testing.T) {
 	require.Contains(t, lines[n-3], `"finish_reason":"length"`, "after a final chunk")
 	require.Less(t, n, 1800, "the server stopped the generation instead of waiting for it")
 }
+
+func TestStreamingSeveralChoices(t *testing.T) {
+	r := start(t, nil)
+	ctx := context.Background()
+	alice := r.client("sk-alice-0001")
+	p := chatParams("llama", "Tell me a story", 6)
+	p.Temperature = openai.Float(1.5)
+	p.N = openai.Int(3)
+	p.Seed = openai.Int(5)
+	plain, err := alice.Chat.Completions.New(ctx, p)
+	require.NoError(t, err)
+	stream := alice.Chat.Completions.NewStreaming(ctx, p)
+	texts := make([]string, 3)
+	finished := 0
+	for stream.Next() {
+		for _, c := range stream.Current().Choices {
+			texts[c.Index] += c.Delta.Content
+			if c.FinishReason != "" {
+				finished++
+			}
+		}
+	}
+	require.NoError(t, stream.Err())
+	require.Equal(t, 3, finished)
+	for i := range 3 {
+		require.Equal(t, plain.Choices[i].Message.Content, texts[i], "choice %d", i)
+	}
+}
