@@ -96,3 +96,35 @@ func TestModelErrors(t *testing.T) {
 	_, err = m.Generate(t.Context(), &GenerateRequest{Prompt: "x"})
 	require.ErrorIs(t, err, ErrModelClosed)
 }
+
+func TestModelUsageOutcomes(t *testing.T) {
+	var mu sync.Mutex
+	got := map[string]Usage{}
+	m, err := LoadModel(t.Context(), fixtureModel("qwen3"), &ModelOptions{Name: "tiny", MaxContext: 1024,
+		OnUsage: func(ctx context.Context, u Usage) {
+			mu.Lock()
+			defer mu.Unlock()
+			got[u.ID] = u
+		}})
+	require.NoError(t, err)
+	defer m.Close()
+	// Breaking out of a stream cancels the request: billed for what it produced, as cancelled.
+	n := 0
+	for _, err := range m.Stream(t.Context(), &GenerateRequest{ID: "cut", Prompt: "hi", MaxTokens: 1000, IgnoreEOS: true}) {
+		require.NoError(t, err)
+		if n++; n == 2 {
+			break
+		}
+	}
+	// A rejected request is not billed.
+	_, err = m.Generate(t.Context(), &GenerateRequest{ID: "bad", Prompt: "hi", Sampling: Sampling{TopP: 2}})
+	require.ErrorIs(t, err, ErrInvalidRequest)
+	mu.Lock()
+	defer mu.Unlock()
+	require.NotContains(t, got, "bad")
+	require.Contains(t, got, "cut")
+	require.Equal(t, OutcomeCancelled, got["cut"].Outcome)
+	require.Equal(t, "tiny", got["cut"].Model)
+	require.GreaterOrEqual(t, got["cut"].CompletionTokens, int64(2))
+	require.Less(t, got["cut"].CompletionTokens, int64(1000))
+}
