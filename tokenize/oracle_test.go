@@ -52,6 +52,7 @@ func TestRustOracle(t *testing.T) {
 		"wordlevel":               filepath.Join("testdata", "small", "wordlevel.json"),
 		"precompiled":             filepath.Join("testdata", "small", "precompiled.json"),
 		"misc":                    filepath.Join("testdata", "small", "misc.json"),
+		"bytelevel_first":         filepath.Join("testdata", "small", "bytelevel_first.json"),
 		"trunc_left_pad_fixed":    filepath.Join("testdata", "small", "trunc_left_pad_fixed.json"),
 		"trunc_right_pad_batch":   filepath.Join("testdata", "small", "trunc_right_pad_batch.json"),
 		"roberta_like":            filepath.Join("testdata", "small", "roberta_like.json"),

@@ -299,3 +299,11 @@ for name, tr, pad in [
     wp = json.load(open("wordpiece.json", encoding="utf-8"))
     wp["truncation"], wp["padding"] = tr, pad
     dump(name, wp)
+
+# 13. ByteLevel not last in the pre-tokenizer sequence (the model then sees byte-level
+#     characters, not raw bytes).
+bl = json.loads(json.dumps(base))
+bl["pre_tokenizer"] = {"type": "Sequence", "pretokenizers": [
+    {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": True},
+    {"type": "Digits", "individual_digits": True}]}
+dump("bytelevel_first", bl)
