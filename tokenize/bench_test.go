@@ -176,3 +176,31 @@ func BenchmarkDecodeQwen3(b *testing.B) {
 		tok.Decode(ids, false)
 	}
 }
+
+// BenchmarkEncodeCold is BenchmarkEncode with the word cache emptied before every call: the
+// cost for a text whose words were never seen.
+func BenchmarkEncodeCold(b *testing.B) {
+	for _, name := range fixtureTokenizers {
+		b.Run(name, func(b *testing.B) {
+			tok := loadFixtureTokenizer(b, name)
+			prose, code := loadCorpora(b)
+			m, ok := tok.model.(*bpe)
+			if !ok {
+				b.Skip("not a BPE model")
+			}
+			for _, c := range []struct{ name, text string }{{"prose", prose}, {"code", code}} {
+				b.Run(c.name, func(b *testing.B) {
+					b.SetBytes(int64(len(c.text)))
+					b.ReportAllocs()
+					for b.Loop() {
+						b.StopTimer()
+						m.cache = wordCache{}
+						b.StartTimer()
+						tok.Encode(c.text, false)
+					}
+					m.cache = wordCache{}
+				})
+			}
+		})
+	}
+}
