@@ -2,6 +2,7 @@ package tokenize
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -11,7 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// oracleRecord is one line of testdata/small/*.expected.jsonl, written by the Rust tokenizers
+// oracleRecord is one line of testdata/small/*.expected.jsonl.gz, written by the Rust tokenizers
 // crate (0.22.2, through its Node binding) for the texts of testdata/small/texts.jsonl (and,
 // for the hand-made tokenizers, testdata/tokenizers/texts.jsonl before them). Offsets are in
 // characters, as the binding reports them.
@@ -81,10 +82,9 @@ func TestRustOracle(t *testing.T) {
 			}
 			tok, err := New(data, nil)
 			require.NoError(t, err)
-			f, err := os.Open(filepath.Join("testdata", "small", name+".expected.jsonl"))
+			exp, err := readMaybeGzip(filepath.Join("testdata", "small", name+".expected.jsonl.gz"))
 			require.NoError(t, err)
-			defer f.Close()
-			sc := bufio.NewScanner(f)
+			sc := bufio.NewScanner(bytes.NewReader(exp))
 			sc.Buffer(nil, 1<<24)
 			n, bad := 0, 0
 			report := func(format string, args ...any) {

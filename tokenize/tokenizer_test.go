@@ -287,7 +287,7 @@ func nonNil(s []int) []int {
 }
 
 // TestBatchLongestPadding checks EncodeBatch against the Rust crate's single-sequence ids
-// (testdata/small/trunc_right_pad_batch.expected.jsonl): every sequence is left-padded with id 4
+// (testdata/small/trunc_right_pad_batch.expected.jsonl.gz): every sequence is left-padded with id 4
 // to the longest of the batch.
 func TestBatchLongestPadding(t *testing.T) {
 	data, err := os.ReadFile(filepath.Join("testdata", "small", "trunc_right_pad_batch.json"))
@@ -295,7 +295,7 @@ func TestBatchLongestPadding(t *testing.T) {
 	tok, err := New(data, nil)
 	require.NoError(t, err)
 	recs := map[string][]int{}
-	f, err := os.ReadFile(filepath.Join("testdata", "small", "trunc_right_pad_batch.expected.jsonl"))
+	f, err := readMaybeGzip(filepath.Join("testdata", "small", "trunc_right_pad_batch.expected.jsonl.gz"))
 	require.NoError(t, err)
 	for _, line := range strings.Split(strings.TrimSpace(string(f)), "\n") {
 		var r oracleRecord
