@@ -380,8 +380,12 @@ func (jr *jobRunner) run(aj *activeJob) {
 	}
 	jl := sectorflow.NewJobLogWriter(logBuf, s.redactor)
 	logger := sectorflow.NewJobLogger(jl, s.redactor, nil)
-	saveLog := func() {
-		_ = jl.Close()
+	// saveLog stores the log so far (complete lines: the JSON handler writes whole records);
+	// the final save flushes the redacting writer first.
+	saveLog := func(final bool) {
+		if final {
+			_ = jl.Close()
+		}
 		if aj.isDeleted() {
 			return
 		}
@@ -393,7 +397,7 @@ func (jr *jobRunner) run(aj *activeJob) {
 		}
 	}
 	start := time.Now()
-	res, err := jr.train(ctx, aj, rec, work, logger)
+	res, err := jr.train(ctx, aj, rec, work, logger, saveLog)
 	elapsed := time.Since(start)
 	cause := context.Cause(ctx)
 	if err != nil && cause != nil && ctx.Err() != nil {
@@ -407,7 +411,7 @@ func (jr *jobRunner) run(aj *activeJob) {
 	if !errors.Is(err, errTenantDeleted) {
 		s.jobEnded(aj, elapsed, res, err, work)
 	}
-	saveLog()
+	saveLog(true)
 	jr.finish(aj)
 }
 
@@ -418,7 +422,7 @@ func (a *activeJob) isDeleted() bool {
 }
 
 // train prepares the job's files and checkpoint and runs the Tuner.
-func (jr *jobRunner) train(ctx context.Context, aj *activeJob, rec *jobRecord, work string, logger *slog.Logger) (*sectorflow.TuneResult, error) {
+func (jr *jobRunner) train(ctx context.Context, aj *activeJob, rec *jobRecord, work string, logger *slog.Logger, saveLog func(final bool)) (*sectorflow.TuneResult, error) {
 	s := jr.s
 	if err := os.RemoveAll(work); err != nil {
 		return nil, err
@@ -461,7 +465,11 @@ func (jr *jobRunner) train(ctx context.Context, aj *activeJob, rec *jobRecord, w
 	})
 	logger.Info("fine-tuning started", "job", rec.Job.ID, "model", s.modelName, "hyperparameters", rec.Job.Hyperparameters,
 		"metadata", rec.Job.Metadata, "resume", opts.Resume != "")
-	opts.OnEvent = func(e sectorflow.TuneEvent) { jr.onEvent(ctx, aj, e, logger) }
+	opts.OnEvent = func(e sectorflow.TuneEvent) {
+		if jr.onEvent(ctx, aj, e, logger) {
+			saveLog(false) // with each checkpoint, so that a crash loses little of the log
+		}
+	}
 	job, err := s.tuner.Tune(ctx, trainPath, out, opts)
 	if err != nil {
 		return nil, err
@@ -470,15 +478,16 @@ func (jr *jobRunner) train(ctx context.Context, aj *activeJob, rec *jobRecord, w
 }
 
 // onEvent turns a training event into job state: trained tokens, a metrics event, and for a
-// checkpoint, a copy in Storage that a restarted server resumes from.
-func (jr *jobRunner) onEvent(ctx context.Context, aj *activeJob, e sectorflow.TuneEvent, logger *slog.Logger) {
+// checkpoint, a copy in Storage that a restarted server resumes from. It reports whether it
+// stored a checkpoint.
+func (jr *jobRunner) onEvent(ctx context.Context, aj *activeJob, e sectorflow.TuneEvent, logger *slog.Logger) bool {
 	s := jr.s
 	switch e.Kind {
 	case "step":
 		logger.Info("step", "step", e.Step, "total_steps", e.TotalSteps, "loss", e.Loss, "learning_rate", e.LearningRate)
 		trained := e.TrainedTokens // across resumptions
 		aj.update(false, func(r *jobRecord) {
-			r.Job.TrainedTokens = &trained
+			r.Job.TrainedTokens, r.LastLoss = &trained, e.Loss
 			if e.ETA > 0 {
 				f := time.Now().Add(e.ETA).Unix()
 				r.Job.EstimatedFinish = &f
@@ -493,13 +502,13 @@ func (jr *jobRunner) onEvent(ctx context.Context, aj *activeJob, e sectorflow.Tu
 		})
 	case "checkpoint":
 		if e.Checkpoint == "" {
-			return
+			return false
 		}
 		rec := aj.snapshot()
 		pctx := context.WithoutCancel(ctx)
 		if err := s.putDir(pctx, checkpointKey(rec.Tenant, rec.Job.ID), e.Checkpoint); err != nil {
 			logger.Warn("saving checkpoint", "step", e.Step, "error", err.Error())
-			return
+			return false
 		}
 		logger.Info("checkpoint saved", "step", e.Step)
 		aj.update(true, func(r *jobRecord) {
@@ -511,10 +520,12 @@ func (jr *jobRunner) onEvent(ctx context.Context, aj *activeJob, e sectorflow.Tu
 			r.Checkpoints = append(r.Checkpoints, jobCheckpoint{ID: newID("ftckpt-"), Object: "fine_tuning.job.checkpoint",
 				CreatedAt: time.Now().Unix(), FineTuningJobID: r.Job.ID, StepNumber: e.Step,
 				FineTunedModelCheckpoint: s.fineTunedModelID(r.Tenant, r.Job.Suffix, r.Job.ID) + fmt.Sprintf(":ckpt-step-%d", e.Step),
-				Metrics:                  map[string]any{"step": e.Step, "train_loss": e.Loss}})
+				Metrics:                  map[string]any{"step": e.Step, "train_loss": r.LastLoss}})
 			r.addEvent("info", "message", fmt.Sprintf("Checkpoint created at step %d", e.Step), nil)
 		})
+		return true
 	}
+	return false
 }
 
 // jobFailure is a job error with OpenAI's code and param.

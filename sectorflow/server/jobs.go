@@ -125,6 +125,8 @@ type jobRecord struct {
 	CheckpointStep     int    `json:"checkpoint_step"`
 	CheckpointDir      string `json:"checkpoint_dir"`
 	TokensAtCheckpoint int64  `json:"tokens_at_checkpoint"`
+	// LastLoss is the training loss of the latest step.
+	LastLoss float64 `json:"last_loss"`
 	// ComputeNS sums the training time of every run of the job.
 	ComputeNS int64 `json:"compute_ns"`
 }

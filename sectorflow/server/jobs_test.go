@@ -216,6 +216,7 @@ func TestFineTuningEndToEnd(t *testing.T) {
 	require.NoError(t, err)
 	require.NotEmpty(t, cps.Data)
 	require.EqualValues(t, 12, cps.Data[0].StepNumber, "newest first")
+	require.Positive(t, cps.Data[0].Metrics.TrainLoss)
 
 	// The fine-tuned model is listed for its owner only.
 	models, err := alice.Models.List(ctx)
@@ -371,7 +372,8 @@ func TestRestartResumesJob(t *testing.T) {
 	t.Log("stopped")
 
 	// A second server on the same data resumes the job from its checkpoint.
-	r2 := start(t, &Options{Storage: openStore(t, dataDir+"/a"), CheckpointEvery: 2})
+	store2 := openStore(t, dataDir+"/a")
+	r2 := start(t, &Options{Storage: store2, CheckpointEvery: 2})
 	alice = r2.client("sk-alice-0001")
 	t.Log("restarted")
 	done := waitJob(t, alice, job.ID, 3*time.Minute, "succeeded", "failed")
@@ -393,6 +395,14 @@ func TestRestartResumesJob(t *testing.T) {
 	models, err := alice.Models.List(ctx)
 	require.NoError(t, err)
 	require.Len(t, models.Data, 2)
+	// The job log carries both runs.
+	rc, err := store2.Get(ctx, sectorflow.Key{Tenant: "alice", Kind: sectorflow.KindLog, Name: job.ID + ".log"})
+	require.NoError(t, err)
+	logText, err := io.ReadAll(rc)
+	rc.Close()
+	require.NoError(t, err)
+	require.Contains(t, string(logText), `"resume":false`)
+	require.Contains(t, string(logText), `"resume":true`)
 }
 
 func TestAdminDeletesTenant(t *testing.T) {
