@@ -127,6 +127,10 @@ func run(ctx context.Context, c config, out io.Writer) error {
 		for i := len(page.Data) - 1; i >= 0; i-- {
 			if e := page.Data[i]; !seen[e.ID] {
 				seen[e.ID] = true
+				var step, total int
+				if _, err := fmt.Sscanf(e.Message, "Step %d/%d", &step, &total); err == nil && step%10 != 0 {
+					continue // every tenth step's metrics is enough
+				}
 				say("  job: %s", e.Message)
 			}
 		}
