@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 )
 
 // adapterCache loads fine-tuned adapters from Storage into the model on first use. Adapters are
@@ -20,8 +21,9 @@ type adapterCache struct {
 }
 
 type adapterLoad struct {
-	done chan struct{}
-	err  error
+	done     chan struct{}
+	err      error
+	lastUsed time.Time // guarded by adapterCache.mu
 }
 
 func newAdapterCache(s *Server) *adapterCache {
@@ -41,6 +43,7 @@ func (c *adapterCache) ensure(ctx context.Context, rec *jobRecord) (string, erro
 		c.loads[name] = l
 		go c.load(name, rec, l)
 	}
+	l.lastUsed = time.Now()
 	c.mu.Unlock()
 	select {
 	case <-l.done:
@@ -73,6 +76,40 @@ func (c *adapterCache) load(name string, rec *jobRecord, l *adapterLoad) {
 	}
 	if err := c.s.model.LoadAdapter(ctx, name, dir); err != nil {
 		l.err = fmt.Errorf("load adapter of %s: %w", rec.Job.ID, err)
+		return
+	}
+	c.evict(name)
+}
+
+// evict unloads the least recently used adapters beyond MaxLoadedAdapters, never keep. An
+// adapter in use by a request finishes that request first (the model's UnloadAdapter says so);
+// a later request loads it again from Storage.
+func (c *adapterCache) evict(keep string) {
+	for {
+		c.mu.Lock()
+		if len(c.loads) <= c.s.opts.MaxLoadedAdapters {
+			c.mu.Unlock()
+			return
+		}
+		var oldest string
+		var at time.Time
+		for name, l := range c.loads {
+			select {
+			case <-l.done:
+			default:
+				continue // still loading
+			}
+			if name != keep && (oldest == "" || l.lastUsed.Before(at)) {
+				oldest, at = name, l.lastUsed
+			}
+		}
+		if oldest == "" {
+			c.mu.Unlock()
+			return
+		}
+		delete(c.loads, oldest)
+		c.mu.Unlock()
+		_ = c.s.model.UnloadAdapter(oldest)
 	}
 }
 

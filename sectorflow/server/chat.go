@@ -300,6 +300,11 @@ func (s *Server) errorFromEngine(err error) error {
 	case errors.Is(err, errQueueFull):
 		return &apiError{Status: http.StatusTooManyRequests, Type: "rate_limit_error", Code: strPtr("rate_limit_exceeded"),
 			Message: "The server is busy: its request queue is full. Retry shortly."}
+	case errors.Is(err, errUnknownAdapter):
+		// The adapter was unloaded to make room between resolving the model and starting the
+		// request; a retry loads it again (OpenAI clients retry 503s by themselves).
+		return &apiError{Status: http.StatusServiceUnavailable, Type: "server_error", Code: strPtr("adapter_reloading"),
+			Message: "The fine-tuned model is being reloaded; retry the request."}
 	case errors.Is(err, errInvalidRequest):
 		return invalid("", "invalid_value", "%v", err)
 	case errors.Is(err, errNoModel):

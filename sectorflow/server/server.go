@@ -71,6 +71,10 @@ type Options struct {
 	// most a request may ask for (defaults DefaultMaxTokens and 4096).
 	MaxTokens      int
 	MaxTokensLimit int
+	// MaxLoadedAdapters bounds the fine-tuned adapters held by the model at once (default 64);
+	// the least recently used one is unloaded to make room and reloaded from Storage when
+	// needed again.
+	MaxLoadedAdapters int
 	// MaxConcurrentJobs is how many fine-tuning jobs train at once (default 1); more wait queued.
 	MaxConcurrentJobs int
 	// CheckpointEvery is how often, in optimizer steps, a job saves a resumable checkpoint to
@@ -156,6 +160,9 @@ func New(ctx context.Context, modelDir string, opts *Options) (*Server, error) {
 	}
 	if o.MaxTokensLimit <= 0 {
 		o.MaxTokensLimit = 4096
+	}
+	if o.MaxLoadedAdapters <= 0 {
+		o.MaxLoadedAdapters = 64
 	}
 	if o.MaxConcurrentJobs <= 0 {
 		o.MaxConcurrentJobs = 1
