@@ -116,9 +116,9 @@ func run(ctx context.Context, modelDir string, out io.Writer) error {
 	job, err := acme.FineTuning.Jobs.New(ctx, openai.FineTuningJobNewParams{
 		Model: "llama", TrainingFile: file.ID,
 		Metadata: map[string]string{"db": "postgres://app:" + customerSecret + "@db:5432/prod", "note": customerSecret},
-		Hyperparameters: openai.FineTuningJobNewParamsHyperparameters{
-			NEpochs: openai.FineTuningJobNewParamsHyperparametersNEpochsUnion{OfInt: openai.Int(2)},
-		},
+		Method: openai.FineTuningJobNewParamsMethod{Type: "supervised", Supervised: openai.SupervisedMethodParam{
+			Hyperparameters: openai.SupervisedHyperparameters{NEpochs: openai.SupervisedHyperparametersNEpochsUnion{OfInt: openai.Int(2)}},
+		}},
 	})
 	if err != nil {
 		return err

@@ -105,13 +105,16 @@ func run(ctx context.Context, c config, out io.Writer) error {
 		TrainingFile: file.ID,
 		Suffix:       openai.String("colours"),
 		Seed:         openai.Int(1),
-		Hyperparameters: openai.FineTuningJobNewParamsHyperparameters{
-			NEpochs:                openai.FineTuningJobNewParamsHyperparametersNEpochsUnion{OfInt: openai.Int(int64(c.epochs))},
-			BatchSize:              openai.FineTuningJobNewParamsHyperparametersBatchSizeUnion{OfInt: openai.Int(4)},
-			LearningRateMultiplier: openai.FineTuningJobNewParamsHyperparametersLearningRateMultiplierUnion{OfFloat: openai.Float(50)},
-		},
+		Method: openai.FineTuningJobNewParamsMethod{Type: "supervised", Supervised: openai.SupervisedMethodParam{
+			Hyperparameters: openai.SupervisedHyperparameters{
+				NEpochs:                openai.SupervisedHyperparametersNEpochsUnion{OfInt: openai.Int(int64(c.epochs))},
+				BatchSize:              openai.SupervisedHyperparametersBatchSizeUnion{OfInt: openai.Int(4)},
+				LearningRateMultiplier: openai.SupervisedHyperparametersLearningRateMultiplierUnion{OfFloat: openai.Float(50)},
+			},
+		}},
 	}, // LoRA rank and target modules are SectorFlow's extensions of OpenAI's hyperparameters.
-		option.WithJSONSet("hyperparameters.lora_rank", 16), option.WithJSONSet("hyperparameters.lora_targets", "all-linear"))
+		option.WithJSONSet("method.supervised.hyperparameters.lora_rank", 16),
+		option.WithJSONSet("method.supervised.hyperparameters.lora_targets", "all-linear"))
 	if err != nil {
 		return fmt.Errorf("create job: %w", err)
 	}

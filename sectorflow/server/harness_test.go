@@ -118,14 +118,20 @@ func createJob(t *testing.T, c openai.Client, fileID string, epochs, batch int64
 		TrainingFile: fileID,
 		Suffix:       openai.String("e2e"),
 		Seed:         openai.Int(7),
-		Hyperparameters: openai.FineTuningJobNewParamsHyperparameters{
-			NEpochs:   openai.FineTuningJobNewParamsHyperparametersNEpochsUnion{OfInt: openai.Int(epochs)},
-			BatchSize: openai.FineTuningJobNewParamsHyperparametersBatchSizeUnion{OfInt: openai.Int(batch)},
-		},
+		Method: openai.FineTuningJobNewParamsMethod{Type: "supervised", Supervised: openai.SupervisedMethodParam{
+			Hyperparameters: openai.SupervisedHyperparameters{
+				NEpochs:   openai.SupervisedHyperparametersNEpochsUnion{OfInt: openai.Int(epochs)},
+				BatchSize: openai.SupervisedHyperparametersBatchSizeUnion{OfInt: openai.Int(batch)},
+			},
+		}},
 	}, extra...)
 	require.NoError(t, err)
 	return job
 }
+
+// hyper is the JSON path of a hyperparameter (SectorFlow's extensions included) for
+// option.WithJSONSet.
+func hyper(name string) string { return "method.supervised.hyperparameters." + name }
 
 // waitJob polls a job until its status is one of want, and returns it.
 func waitJob(t *testing.T, c openai.Client, id string, timeout time.Duration, want ...openai.FineTuningJobStatus) *openai.FineTuningJob {

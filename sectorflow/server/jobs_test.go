@@ -184,7 +184,7 @@ func TestFineTuningEndToEnd(t *testing.T) {
 	// A secret in the metadata must not reach the job log.
 	const secret = "ghp_0123456789abcdefghijABCDEFGHIJ012345"
 	job := createJob(t, alice, f.ID, 3, 2, option.WithJSONSet("metadata", map[string]string{"token": secret}),
-		option.WithJSONSet("hyperparameters.lora_rank", 4), option.WithJSONSet("hyperparameters.learning_rate_multiplier", 50))
+		option.WithJSONSet(hyper("lora_rank"), 4), option.WithJSONSet(hyper("learning_rate_multiplier"), 50))
 	require.Equal(t, "validating_files", string(job.Status))
 	require.Equal(t, "llama", job.Model)
 	require.Equal(t, f.ID, job.TrainingFile)
@@ -445,10 +445,12 @@ func TestValidationFileAndModelDeletion(t *testing.T) {
 	require.InDelta(t, time.Now().Unix()+3600, val.ExpiresAt, 5, "a temporary file")
 	job, err := alice.FineTuning.Jobs.New(ctx, openai.FineTuningJobNewParams{
 		Model: "llama", TrainingFile: train.ID, ValidationFile: openai.String(val.ID),
-		Hyperparameters: openai.FineTuningJobNewParamsHyperparameters{
-			NEpochs:   openai.FineTuningJobNewParamsHyperparametersNEpochsUnion{OfInt: openai.Int(1)},
-			BatchSize: openai.FineTuningJobNewParamsHyperparametersBatchSizeUnion{OfInt: openai.Int(2)},
-		},
+		Method: openai.FineTuningJobNewParamsMethod{Type: "supervised", Supervised: openai.SupervisedMethodParam{
+			Hyperparameters: openai.SupervisedHyperparameters{
+				NEpochs:   openai.SupervisedHyperparametersNEpochsUnion{OfInt: openai.Int(1)},
+				BatchSize: openai.SupervisedHyperparametersBatchSizeUnion{OfInt: openai.Int(2)},
+			},
+		}},
 	})
 	require.NoError(t, err)
 	done := waitJob(t, alice, job.ID, 2*time.Minute, "succeeded", "failed")

@@ -17,10 +17,11 @@ import (
 // the text the same request gets alone (greedy decoding is batch-invariant), so no stream is cut
 // or mixed with another. It logs the throughput recorded in docs/bench/server.md.
 func TestLoadStreamingTwoAdapters(t *testing.T) {
-	const (
-		concurrent = 64
-		maxTokens  = 16
-	)
+	const concurrent = 64
+	maxTokens := 16
+	if raceEnabled {
+		maxTokens = 4
+	}
 	r := start(t, &Options{MaxBatch: 32})
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
@@ -30,7 +31,7 @@ func TestLoadStreamingTwoAdapters(t *testing.T) {
 	var models []string
 	for i, data := range []string{trainingData(8), `{"prompt": "x", "completion": "yyyy zzzz"}` + "\n"} {
 		f := uploadFile(t, alice, data)
-		job := createJob(t, alice, f.ID, 2, 4, option.WithJSONSet("hyperparameters.learning_rate_multiplier", 50),
+		job := createJob(t, alice, f.ID, 2, 4, option.WithJSONSet(hyper("learning_rate_multiplier"), 50),
 			option.WithJSONSet("suffix", fmt.Sprintf("load%d", i)))
 		done := waitJob(t, alice, job.ID, 2*time.Minute, "succeeded", "failed")
 		require.Equal(t, "succeeded", string(done.Status), "%+v", done.Error)
@@ -40,7 +41,7 @@ func TestLoadStreamingTwoAdapters(t *testing.T) {
 	prompts := []string{"What is code 1?", "Tell me about the sea", "x", "Count: one, two,"}
 
 	params := func(model, prompt string) openai.ChatCompletionNewParams {
-		p := chatParams(model, prompt, maxTokens)
+		p := chatParams(model, prompt, int64(maxTokens))
 		p.StreamOptions = openai.ChatCompletionStreamOptionsParam{IncludeUsage: openai.Bool(true)}
 		return p
 	}
@@ -50,7 +51,7 @@ func TestLoadStreamingTwoAdapters(t *testing.T) {
 	seqStart := time.Now()
 	for _, m := range models {
 		for _, p := range prompts {
-			res, err := alice.Chat.Completions.New(ctx, chatParams(m, p, maxTokens), ignoreEOS)
+			res, err := alice.Chat.Completions.New(ctx, chatParams(m, p, int64(maxTokens)), ignoreEOS)
 			require.NoError(t, err)
 			want[[2]string{m, p}] = res.Choices[0].Message.Content
 		}
