@@ -174,27 +174,42 @@ func TestStopStrings(t *testing.T) {
 func TestQueueFullAnswers429(t *testing.T) {
 	r := start(t, &Options{MaxBatch: 1, QueueSize: 1})
 	alice := r.client("sk-alice-0001")
+	// A long stream holds the only batch slot.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	long := alice.Chat.Completions.NewStreaming(ctx, chatParams("llama", "Count to a thousand", 1800), option.WithJSONSet("ignore_eos", true))
+	require.True(t, long.Next(), "%v", long.Err())
+	// Of four more requests, one waits in the queue and three are refused at once.
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	statuses := map[int]int{}
-	tokens := int64(200) // long enough that the queue is still full when the last request comes
-	if raceEnabled {
-		tokens = 40
-	}
-	for range 6 {
+	refused := make(chan struct{}, 4)
+	for range 4 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, err := alice.Chat.Completions.New(context.Background(), chatParams("llama", "Count to a thousand", tokens),
-				option.WithJSONSet("ignore_eos", true))
+			_, err := alice.Chat.Completions.New(context.Background(), chatParams("llama", "Hi", 2))
 			mu.Lock()
 			statuses[statusOf(err)]++
 			mu.Unlock()
+			if statusOf(err) == http.StatusTooManyRequests {
+				refused <- struct{}{}
+			}
 		}()
 	}
+	for range 3 {
+		select {
+		case <-refused:
+		case <-time.After(time.Minute):
+			t.Fatalf("expected three 429s while the slot is busy, found %v", statuses)
+		}
+	}
+	cancel() // free the slot: the queued request runs
+	for long.Next() {
+	}
+	long.Close()
 	wg.Wait()
-	require.Positive(t, statuses[http.StatusTooManyRequests], "%v", statuses)
-	require.Positive(t, statuses[0], "some requests succeed: %v", statuses)
+	require.Equal(t, map[int]int{http.StatusTooManyRequests: 3, 0: 1}, statuses)
 }
 
 func TestClientDisconnectCancelsGeneration(t *testing.T) {
