@@ -355,7 +355,7 @@ func TestRestartResumesJob(t *testing.T) {
 	r := start(t, &Options{Storage: openStore(t, dataDir+"/a"), CheckpointEvery: 2})
 	alice := r.client("sk-alice-0001")
 	f := uploadFile(t, alice, trainingData(8))
-	job := createJob(t, alice, f.ID, 3, 1) // 24 steps
+	job := createJob(t, alice, f.ID, 6, 1) // 48 steps: still running when the server stops
 	// Stop the server once a checkpoint past the start is in Storage.
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
