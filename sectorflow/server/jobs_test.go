@@ -482,3 +482,22 @@ func TestValidationFileAndModelDeletion(t *testing.T) {
 	_, err = alice.Models.Delete(ctx, "llama")
 	require.Equal(t, http.StatusForbidden, statusOf(err))
 }
+
+func TestFailedJob(t *testing.T) {
+	meter := sectorflow.NewMemoryMeter()
+	r := start(t, &Options{Meter: meter})
+	alice := r.client("sk-alice-0001")
+	// A valid line, but longer in tokens than training accepts: only the job can tell.
+	f := uploadFile(t, alice, `{"text": "`+strings.Repeat("zq", 6000)+`"}`+"\n")
+	job := createJob(t, alice, f.ID, 1, 1)
+	done := waitJob(t, alice, job.ID, time.Minute, "failed", "succeeded")
+	require.Equal(t, "failed", string(done.Status))
+	require.Equal(t, "invalid_training_file", done.Error.Code)
+	require.Equal(t, "training_file", done.Error.Param)
+	require.Contains(t, done.Error.Message, "line 1")
+	require.Empty(t, done.FineTunedModel)
+	recs := meter.Records("alice")
+	require.Len(t, recs, 1, "a failed job is billed once")
+	require.Equal(t, sectorflow.OutcomeFailed, recs[0].Outcome)
+	require.Zero(t, recs[0].TrainedTokens)
+}
