@@ -53,9 +53,9 @@ func (k *Keys) add(key string, p Principal, line int) error {
 	if len(key) < minKeyLen {
 		return fmt.Errorf("%w: %sexpected an API key of at least %d bytes, found %d", ErrInvalidKeys, where, minKeyLen, len(key))
 	}
-	for _, c := range key {
+	for i, c := range key {
 		if c > unicode.MaxASCII || !unicode.IsPrint(c) || c == ' ' {
-			return fmt.Errorf("%w: %sexpected an API key of printable ASCII without spaces, found %q", ErrInvalidKeys, where, c)
+			return fmt.Errorf("%w: %sexpected an API key of printable ASCII without spaces, found another character at byte %d", ErrInvalidKeys, where, i)
 		}
 	}
 	if err := sectorflow.ValidateTenant(p.Tenant); err != nil {

@@ -23,6 +23,7 @@ func TestParseKeys(t *testing.T) {
 		{name: "bad tenant", in: "# x\nkey-12345678 ../acme\n", err: "line 2: invalid storage key: tenant"},
 		{name: "bad role", in: "key-12345678 acme root\n", err: "expected \"admin\" or nothing"},
 		{name: "duplicate", in: "key-12345678 a\nkey-12345678 b\n", err: "line 2: the same API key is listed twice"},
+		{name: "control character", in: "key-1234\x01678 acme\n", err: "line 1: expected an API key of printable ASCII without spaces, found another character at byte 8"},
 		{name: "long line", in: "key-12345678 " + strings.Repeat("a", 5000) + "\n", err: "line 1: expected at most 4096 bytes"},
 	}
 	for _, tc := range tests {
