@@ -308,10 +308,10 @@ func (e *Engine) submit(ctx context.Context, req *Request) (*job, error) {
 		cancel()
 		return nil, ErrClosed
 	}
-	if len(e.waiting) >= e.opts.QueueSize {
+	if n := len(e.waiting); n >= e.opts.QueueSize {
 		e.mu.Unlock()
 		cancel()
-		return nil, fmt.Errorf("%w: %d requests are waiting (QueueSize)", ErrQueueFull, len(e.waiting))
+		return nil, fmt.Errorf("%w: %d requests are waiting (QueueSize)", ErrQueueFull, n)
 	}
 	j.sampler = newSampler(req.Sampling, prompt, e.seeds.Uint64())
 	if j.id == "" {

@@ -22,13 +22,14 @@ const fakeVocab = 64
 type fakeRunner struct {
 	mu       sync.Mutex
 	maxBatch int
-	cache    map[int][]int        // slot -> tokens fed so far
-	adapters map[int]int          // device slot -> adapter id
-	uploads  []int                // adapter ids uploaded, in order
-	steps    int                  // steps run
-	moves    int                  // slots moved
-	rowsSeen map[int]int          // slot -> rows run, for the cancellation test
-	gate     chan struct{}        // when set, each step waits for a value
+	cache    map[int][]int // slot -> tokens fed so far
+	adapters map[int]int   // device slot -> adapter id
+	uploads  []int         // adapter ids uploaded, in order
+	steps    int           // steps run
+	moves    int           // slots moved
+	rowsSeen map[int]int   // slot -> rows run, for the cancellation test
+	gate     chan struct{} // when set, each step waits for a value
+	gateOnce sync.Once
 	failOn   int                  // a token id whose presence makes the step fail (0: never)
 	onStep   func(rows []stepRow) // test hook
 }
@@ -36,6 +37,15 @@ type fakeRunner struct {
 func newFakeRunner(maxBatch int) *fakeRunner {
 	return &fakeRunner{maxBatch: maxBatch, cache: map[int][]int{}, adapters: map[int]int{}, rowsSeen: map[int]int{}}
 }
+
+// useGate makes every step wait on the gate until the test sends values or opens it; the gate
+// opens at cleanup so a failing test cannot leave the engine stuck in a step.
+func (f *fakeRunner) useGate(t *testing.T) {
+	f.gate = make(chan struct{})
+	t.Cleanup(f.openGate)
+}
+
+func (f *fakeRunner) openGate() { f.gateOnce.Do(func() { close(f.gate) }) }
 
 func (f *fakeRunner) step(rows []stepRow) ([][]float32, error) {
 	if f.gate != nil {
@@ -306,14 +316,17 @@ func TestEngineRecoversPanics(t *testing.T) {
 
 func TestEngineQueueFull(t *testing.T) {
 	f := newFakeRunner(1)
-	f.gate = make(chan struct{})
 	e := newTestEngine(t, f, &Options{QueueSize: 2})
+	f.useGate(t)
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	// One running (blocked in its step), two waiting.
+	// One running (blocked in its step), then two waiting.
 	var wg sync.WaitGroup
-	for range 3 {
+	for i := range 3 {
 		wg.Go(func() { _, _ = e.Generate(ctx, &Request{PromptIDs: []int{1}, MaxTokens: 2}) })
+		if i == 0 {
+			require.Eventually(t, func() bool { return e.running.Load() == 1 }, 5*time.Second, time.Millisecond)
+		}
 	}
 	require.Eventually(t, func() bool {
 		e.mu.Lock()
@@ -324,7 +337,7 @@ func TestEngineQueueFull(t *testing.T) {
 	require.ErrorIs(t, err, ErrQueueFull)
 	require.ErrorContains(t, err, "2 requests are waiting")
 	cancel()
-	close(f.gate) // let every step through
+	f.openGate() // let every step through
 	wg.Wait()
 }
 
@@ -475,8 +488,9 @@ func TestEngineConcurrentWithCancellations(t *testing.T) {
 
 func TestEngineClose(t *testing.T) {
 	f := newFakeRunner(1)
-	f.gate = make(chan struct{})
 	e := newEngine(f, nil, engineSpec{vocab: fakeVocab, maxContext: 64}, (&Options{MaxBatch: 1}).withDefaults(), nil)
+	t.Cleanup(func() { _ = e.Close() })
+	f.useGate(t)
 	errc := make(chan error, 2)
 	for range 2 {
 		go func() {
@@ -485,7 +499,7 @@ func TestEngineClose(t *testing.T) {
 		}()
 	}
 	require.Eventually(t, func() bool { e.mu.Lock(); defer e.mu.Unlock(); return len(e.waiting) == 1 }, 5*time.Second, time.Millisecond)
-	go func() { f.gate <- struct{}{}; close(f.gate) }()
+	go func() { f.gate <- struct{}{}; f.openGate() }()
 	require.NoError(t, e.Close())
 	require.ErrorIs(t, <-errc, ErrClosed)
 	require.ErrorIs(t, <-errc, ErrClosed)
@@ -538,7 +552,7 @@ func TestEngineMixedAdaptersInOneBatch(t *testing.T) {
 			mixed = true
 		}
 	}
-	f.gate = make(chan struct{})
+	f.useGate(t)
 	reqs := []struct {
 		adapter string
 		id      int
@@ -558,7 +572,7 @@ func TestEngineMixedAdaptersInOneBatch(t *testing.T) {
 		defer e.mu.Unlock()
 		return len(e.waiting)+int(e.running.Load()) == len(reqs)
 	}, 5*time.Second, time.Millisecond)
-	close(f.gate)
+	f.openGate()
 	wg.Wait()
 	for i, r := range reqs {
 		require.Equal(t, expectGreedy([]int{i + 1}, r.id, 6, nil), results[i], "request %d", i)
@@ -600,12 +614,21 @@ func TestEngineLogprobs(t *testing.T) {
 
 func TestEngineCompactsSlots(t *testing.T) {
 	f := newFakeRunner(4)
-	f.gate = make(chan struct{})
 	e := newTestEngine(t, f, nil)
+	f.useGate(t)
 	lengths := []int{2, 3, 4, 30}
 	results := make([][]int, len(lengths))
 	var wg sync.WaitGroup
+	inFlight := func(n int) func() bool {
+		return func() bool {
+			e.mu.Lock()
+			defer e.mu.Unlock()
+			return len(e.waiting)+int(e.running.Load()) == n
+		}
+	}
 	for i, n := range lengths {
+		// The long request comes last, so it takes the highest slot.
+		require.Eventually(t, inFlight(i), 5*time.Second, time.Millisecond)
 		wg.Go(func() {
 			res, err := e.Generate(context.Background(), &Request{PromptIDs: []int{i + 1}, MaxTokens: n, IgnoreEOS: true})
 			if err == nil {
@@ -613,12 +636,8 @@ func TestEngineCompactsSlots(t *testing.T) {
 			}
 		})
 	}
-	require.Eventually(t, func() bool {
-		e.mu.Lock()
-		defer e.mu.Unlock()
-		return len(e.waiting)+int(e.running.Load()) == len(lengths)
-	}, 5*time.Second, time.Millisecond)
-	close(f.gate)
+	require.Eventually(t, inFlight(len(lengths)), 5*time.Second, time.Millisecond)
+	f.openGate()
 	wg.Wait()
 	for i, n := range lengths {
 		require.Equal(t, expectGreedy([]int{i + 1}, 0, n, nil), results[i], "request %d", i)
