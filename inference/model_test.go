@@ -67,7 +67,7 @@ func TestGreedyMatchesFixtures(t *testing.T) {
 // KV cache equal a full recompute of the whole sequence without a cache (internal/model's
 // Logits), and the top logits match the fixtures.
 func TestCacheMatchesRecompute(t *testing.T) {
-	for _, name := range []string{"llama", "qwen3", "qwen2"} {
+	for _, name := range fixtureModels {
 		t.Run(name, func(t *testing.T) {
 			m, _, err := model.Load(fixtureDir(name), nil)
 			require.NoError(t, err)
