@@ -135,6 +135,21 @@ func newEngine(run runner, codec textCodec, spec engineSpec, opts Options, close
 // MaxContext returns the number of positions a request may use, prompt included.
 func (e *Engine) MaxContext() int { return e.opts.MaxContext }
 
+// Stats is a snapshot of an engine's load.
+type Stats struct {
+	// Running is the number of requests holding a batch slot.
+	Running int
+	// Waiting is the number of requests queued for a slot.
+	Waiting int
+}
+
+// Stats returns the current number of running and waiting requests.
+func (e *Engine) Stats() Stats {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return Stats{Running: int(e.running.Load()), Waiting: len(e.waiting)}
+}
+
 // Adapters returns the names of the loaded adapters, in no particular order.
 func (e *Engine) Adapters() []string { return e.adapters.names() }
 

@@ -43,6 +43,11 @@ func Load(ctx context.Context, dir string, opts *Options) (eng *Engine, err erro
 	if err != nil {
 		return nil, err
 	}
+	if mp := m.Spec.MaxPositions; o.MaxContext > 0 && mp > 0 && o.MaxContext > mp {
+		_ = m.Close()
+		return nil, fmt.Errorf("load %s: %w: MaxContext = %d exceeds the model's max_position_embeddings (%d)",
+			dir, ErrInvalidRequest, o.MaxContext, mp)
+	}
 	eos := slices.Clone(cfg.EOSTokenIDs)
 	var codec textCodec
 	var tk *tokenize.Tokenizer

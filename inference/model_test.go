@@ -278,3 +278,26 @@ func TestJoinWhileDecoding(t *testing.T) {
 	require.Equal(t, alone[long], longer.TokenIDs)
 	require.Positive(t, run.moves.Load(), "the long request moved to slot 0")
 }
+
+func TestLoadErrors(t *testing.T) {
+	tests := []struct {
+		name    string
+		dir     string
+		opts    *Options
+		wantErr string
+	}{
+		{"missing directory", filepath.Join(t.TempDir(), "none"), nil, "none"},
+		// qwen3's config says max_position_embeddings 4096.
+		{"context beyond the model", fixtureDir("qwen3"), &Options{MaxContext: 8192}, "MaxContext = 8192 exceeds the model's max_position_embeddings (4096)"},
+		{"unknown backend", fixtureDir("qwen3"), &Options{Backend: "nope"}, "nope"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Load(t.Context(), tt.dir, tt.opts)
+			require.ErrorContains(t, err, tt.wantErr)
+		})
+	}
+	e := loadFixture(t, "qwen3", &Options{MaxContext: 32})
+	require.Equal(t, 32, e.MaxContext())
+	require.Equal(t, Stats{}, e.Stats())
+}
