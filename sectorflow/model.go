@@ -25,6 +25,9 @@ type GenerateResult = inference.Result
 // the usage.
 type GenerateChunk = inference.Chunk
 
+// ModelStats is a snapshot of a model's load: requests running in the batch and waiting.
+type ModelStats = inference.Stats
+
 // ChatMessage is one message of a conversation rendered with the model's chat template.
 type ChatMessage = tokenize.Message
 
@@ -174,6 +177,9 @@ func (m *Model) LoadAdapter(ctx context.Context, name, dir string) error {
 
 // UnloadAdapter removes a loaded adapter; requests already using it finish first.
 func (m *Model) UnloadAdapter(name string) error { return m.eng.UnloadAdapter(name) }
+
+// Stats returns how many requests are running and waiting.
+func (m *Model) Stats() ModelStats { return m.eng.Stats() }
 
 // Adapters returns the names of the loaded adapters.
 func (m *Model) Adapters() []string { return m.eng.Adapters() }

@@ -25,6 +25,8 @@ func TestModelGenerateStreamChatAndUsage(t *testing.T) {
 	require.NoError(t, err)
 	defer m.Close()
 	require.Equal(t, "llama", m.Name())
+	require.Equal(t, 64, m.MaxContext())
+	require.Equal(t, ModelStats{}, m.Stats())
 	require.NoError(t, m.LoadAdapter(t.Context(), "tuned", filepath.Join(fixtureModel("llama"), "lora")))
 	require.Equal(t, []string{"tuned"}, m.Adapters())
 
