@@ -3,6 +3,7 @@ package inference
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sort"
 )
 
@@ -27,7 +28,9 @@ type sampler struct {
 	counts map[int]int  // output tokens, for the presence and frequency penalties
 
 	work []float64 // processed logits
-	idx  []int     // candidate ids, sorted by work descending
+	idx  []int     // candidate ids (finite processed logits), in id order
+	e    []float64 // their unnormalised probabilities
+	cand []int     // positions in idx of the head that the filters sort
 }
 
 // newSampler returns a sampler for p; seed is used when p.Seed is nil.
@@ -126,41 +129,87 @@ func (s *sampler) process(logits []float32, banned []int) []float64 {
 }
 
 // filter turns processed logits into the distribution to draw from: temperature, then top-k,
-// top-p and min-p. It returns candidate ids, most likely first (lowest id first among ties), and
-// their probabilities, which sum to 1.
+// top-p and min-p. It returns candidate ids and their probabilities, which sum to 1: most likely
+// first (lowest id first among ties) when a filter is on, in id order when none is.
 func (s *sampler) filter(w []float64) ([]int, []float64) {
 	t := float64(s.p.Temperature)
-	idx := s.idx[:0]
-	for i, v := range w {
-		if !math.IsInf(v, -1) && !math.IsNaN(v) {
-			idx = append(idx, i)
+	m := math.Inf(-1)
+	for _, v := range w {
+		if v > m { // NaN and -Inf never win
+			m = v
 		}
 	}
-	s.idx = idx
-	if len(idx) == 0 {
+	if math.IsInf(m, -1) {
 		return nil, nil
 	}
-	sort.Slice(idx, func(a, b int) bool {
-		if w[idx[a]] != w[idx[b]] {
-			return w[idx[a]] > w[idx[b]]
+	// Unnormalised probabilities at temperature t, shifted by the max (the best is 1).
+	idx, e := s.idx[:0], s.e[:0]
+	var z float64
+	for i, v := range w {
+		if !math.IsInf(v, -1) && !math.IsNaN(v) {
+			p := math.Exp((v - m) / t)
+			idx, e = append(idx, i), append(e, p)
+			z += p
 		}
-		return idx[a] < idx[b]
+	}
+	s.idx, s.e = idx, e
+	k, tp, mp := s.p.TopK, float64(s.p.TopP), float64(s.p.MinP)
+	useK, useP := k > 0 && k < len(idx), tp > 0 && tp < 1
+	if !useK && !useP && mp <= 0 {
+		// No filter: every token stays; draw in id order, sparing a sort of the vocabulary.
+		probs := make([]float64, len(e))
+		for i, p := range e {
+			probs[i] = p / z
+		}
+		return slices.Clone(idx), probs
+	}
+	// Only the most likely tokens can survive the filters. Sort a head of the distribution that
+	// provably holds them (every token above a threshold, lowered until it holds the top k, or
+	// enough mass for top-p, or down to the min-p limit), not the whole vocabulary.
+	cand := s.cand[:0]
+	for tau := 1e-3; ; tau *= 1e-3 {
+		cand = cand[:0]
+		var mass float64
+		for j, p := range e {
+			if p >= tau {
+				cand = append(cand, j)
+				mass += p
+			}
+		}
+		ok := true
+		switch {
+		case useK:
+			ok = len(cand) >= k
+		case useP:
+			ok = mass >= tp*z
+		default:
+			ok = tau <= mp
+		}
+		if ok || len(cand) == len(e) {
+			break
+		}
+	}
+	s.cand = cand
+	sort.Slice(cand, func(a, b int) bool {
+		wa, wb := w[idx[cand[a]]], w[idx[cand[b]]]
+		if wa != wb {
+			return wa > wb
+		}
+		return idx[cand[a]] < idx[cand[b]]
 	})
-	if k := s.p.TopK; k > 0 && k < len(idx) {
-		idx = idx[:k]
+	if useK {
+		cand = cand[:k]
+		z = 0
+		for _, j := range cand {
+			z += e[j]
+		}
 	}
-	// Softmax of the candidates at temperature t, shifted by the max for stability.
-	m := w[idx[0]] / t
-	probs := make([]float64, len(idx))
-	var sum float64
-	for i, id := range idx {
-		probs[i] = math.Exp(w[id]/t - m)
-		sum += probs[i]
+	ids := make([]int, len(cand))
+	probs := make([]float64, len(cand))
+	for i, j := range cand {
+		ids[i], probs[i] = idx[j], e[j]/z
 	}
-	for i := range probs {
-		probs[i] /= sum
-	}
-	if tp := float64(s.p.TopP); tp > 0 && tp < 1 {
+	if useP {
 		var cum float64
 		keep := len(probs)
 		for i, p := range probs {
@@ -170,9 +219,9 @@ func (s *sampler) filter(w []float64) ([]int, []float64) {
 				break
 			}
 		}
-		idx, probs = idx[:keep], probs[:keep]
+		ids, probs = ids[:keep], probs[:keep]
 	}
-	if mp := float64(s.p.MinP); mp > 0 {
+	if mp > 0 {
 		limit := mp * probs[0]
 		keep := len(probs)
 		for i, p := range probs {
@@ -181,16 +230,16 @@ func (s *sampler) filter(w []float64) ([]int, []float64) {
 				break
 			}
 		}
-		idx, probs = idx[:keep], probs[:keep]
+		ids, probs = ids[:keep], probs[:keep]
 	}
-	sum = 0
+	var sum float64
 	for _, p := range probs {
 		sum += p
 	}
 	for i := range probs {
 		probs[i] /= sum
 	}
-	return idx, probs
+	return ids, probs
 }
 
 // draw picks one of ids with the given probabilities from the request's random source.
