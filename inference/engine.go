@@ -24,6 +24,9 @@ type Options struct {
 	// MaxContext caps prompt plus generated tokens per request; the KV cache holds that many
 	// positions per slot. Default: the model's max_position_embeddings, at most 2048.
 	MaxContext int
+	// PrefillChunk caps the prompt tokens a request feeds in one step; longer prompts take
+	// several steps, and the running requests decode a token between them. Default 512.
+	PrefillChunk int
 	// QueueSize bounds the requests waiting for a slot; beyond it Generate and Stream fail with
 	// ErrQueueFull. Default 256.
 	QueueSize int
@@ -70,6 +73,9 @@ func (o *Options) withDefaults() Options {
 	}
 	if out.QueueSize <= 0 {
 		out.QueueSize = 256
+	}
+	if out.PrefillChunk <= 0 {
+		out.PrefillChunk = 512
 	}
 	if out.MaxAdapters <= 0 {
 		out.MaxAdapters = 8

@@ -646,3 +646,22 @@ func TestEngineCompactsSlots(t *testing.T) {
 	defer f.mu.Unlock()
 	require.Positive(t, f.moves, "the long request was moved to a lower slot")
 }
+
+func TestEnginePrefillChunks(t *testing.T) {
+	f := newFakeRunner(2)
+	var fed []int
+	f.onStep = func(rows []stepRow) {
+		for _, r := range rows {
+			fed = append(fed, len(r.tokens))
+		}
+	}
+	e := newTestEngine(t, f, &Options{PrefillChunk: 4})
+	prompt := []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}
+	res, err := e.Generate(t.Context(), &Request{PromptIDs: prompt, MaxTokens: 3, IgnoreEOS: true})
+	require.NoError(t, err)
+	require.Equal(t, expectGreedy(prompt, 0, 3, nil), res.TokenIDs)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	// Three prompt chunks, then two decode steps (the third token is never fed back).
+	require.Equal(t, []int{4, 4, 2, 1, 1}, fed)
+}

@@ -301,3 +301,19 @@ func TestLoadErrors(t *testing.T) {
 	require.Equal(t, 32, e.MaxContext())
 	require.Equal(t, Stats{}, e.Stats())
 }
+
+// TestChunkedPrefillMatchesFixtures: prompts fed a few tokens per step give the reference tokens.
+func TestChunkedPrefillMatchesFixtures(t *testing.T) {
+	for _, name := range []string{"llama", "qwen3"} {
+		t.Run(name, func(t *testing.T) {
+			e := loadFixture(t, name, &Options{MaxContext: 64, PrefillChunk: 3})
+			for _, tc := range []struct{ file, adapter string }{{"generate.json", ""}, {"generate_lora.json", "lora"}} {
+				want := readExpected(t, name, tc.file)
+				res, err := e.Generate(t.Context(), &Request{PromptIDs: want.Prompt, Adapter: tc.adapter,
+					MaxTokens: len(want.Generated), IgnoreEOS: true})
+				require.NoError(t, err)
+				require.Equal(t, want.Generated, res.TokenIDs, tc.file)
+			}
+		})
+	}
+}

@@ -99,8 +99,9 @@ func (e *Engine) loop() {
 				continue
 			}
 			r := stepRow{slot: j.slot, pos: j.cached}
-			if j.cached == 0 {
-				r.tokens = j.prompt
+			if j.cached < len(j.prompt) {
+				// Long prompts go in chunks, so running requests keep decoding between them.
+				r.tokens = j.prompt[j.cached:min(len(j.prompt), j.cached+e.opts.PrefillChunk)]
 			} else {
 				r.tokens = j.generated[len(j.generated)-1:]
 			}
@@ -132,6 +133,9 @@ func (e *Engine) loop() {
 		}
 		for i, j := range jobs {
 			j.cached += len(rows[i].tokens)
+			if j.cached < len(j.prompt) {
+				continue // more of the prompt to feed before the first token
+			}
 			if done := e.advance(j, logits[i]); done {
 				endJob(j)
 			}

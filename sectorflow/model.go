@@ -50,6 +50,9 @@ type ModelOptions struct {
 	// MaxContext caps prompt plus generated tokens per request. Default: the model's context
 	// length, at most 2048.
 	MaxContext int
+	// PrefillChunk caps the prompt tokens fed per step, so long prompts do not stall the
+	// running requests. Default 512.
+	PrefillChunk int
 	// QueueSize bounds the requests waiting for a batch slot (ErrQueueFull beyond). Default 256.
 	QueueSize int
 	// MaxAdapters bounds the adapters resident in the compute graph; the least recently used
@@ -85,7 +88,7 @@ func LoadModel(ctx context.Context, dir string, opts *ModelOptions) (*Model, err
 		name = filepath.Base(filepath.Clean(dir))
 	}
 	io := &inference.Options{
-		MaxBatch: o.MaxBatch, MaxContext: o.MaxContext, QueueSize: o.QueueSize,
+		MaxBatch: o.MaxBatch, MaxContext: o.MaxContext, QueueSize: o.QueueSize, PrefillChunk: o.PrefillChunk,
 		MaxAdapters: o.MaxAdapters, Backend: o.Backend, Logger: o.Logger,
 	}
 	if hook := o.OnUsage; hook != nil {
