@@ -11,12 +11,12 @@ import (
 // step when they were asked for.
 type TokenLogprob struct {
 	// ID is the token id.
-	ID int
+	ID int `json:"id"`
 	// Logprob is the natural log of its probability under the model's raw distribution (the
 	// log-softmax of the logits before penalties, bias, temperature or filters), as vLLM reports.
-	Logprob float32
+	Logprob float32 `json:"logprob"`
 	// Top holds the most likely tokens at this step, most likely first (ties: lowest id first).
-	Top []TokenLogprob `json:",omitempty"`
+	Top []TokenLogprob `json:"top,omitempty"`
 }
 
 // sampler picks tokens for one request. It owns the request's random source and its token

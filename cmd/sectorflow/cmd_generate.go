@@ -120,6 +120,7 @@ func runGenerate(ctx context.Context, args []string, _ io.Reader, stdout, stderr
 	prompt := g.fs.String("prompt", "", "the text to continue (encoded with the tokenizer's special tokens)")
 	idsFlag := g.fs.String("ids", "", "the prompt as comma-separated token ids, e.g. 1,2,3")
 	asJSON := g.fs.Bool("json", false, `print one JSON object {"ids", "text", "finish_reason", "usage"} instead of streaming text`)
+	logprobs := g.fs.Int("logprobs", -1, `with --json, add "logprobs": each token's log-probability with this many alternatives (0: none)`)
 	g.fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: sectorflow generate --model DIR [--adapter DIR] (--prompt TEXT | --ids 1,2,3) [flags]")
 		g.fs.PrintDefaults()
@@ -146,6 +147,9 @@ func runGenerate(ctx context.Context, args []string, _ io.Reader, stdout, stderr
 	} else {
 		req.Prompt = *prompt
 	}
+	if *logprobs >= 0 {
+		req.Logprobs, req.TopLogprobs = true, *logprobs
+	}
 	m, err := g.load(ctx)
 	if err != nil {
 		return err
@@ -166,7 +170,8 @@ func runGenerate(ctx context.Context, args []string, _ io.Reader, stdout, stderr
 			Text         string `json:"text"`
 			FinishReason string `json:"finish_reason"`
 			Usage        any    `json:"usage"`
-		}{ids, res.Text, string(res.FinishReason), res.Usage})
+			Logprobs     any    `json:"logprobs,omitempty"`
+		}{ids, res.Text, string(res.FinishReason), res.Usage, res.Logprobs})
 	}
 	for c, err := range m.Stream(ctx, req) {
 		if err != nil {

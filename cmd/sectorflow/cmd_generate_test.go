@@ -84,6 +84,28 @@ func TestGenerateStreamsText(t *testing.T) {
 		require.Equal(t, "stop", c.FinishReason)
 	}
 
+	// Logprobs: one entry per token, the token itself among its top alternatives (greedy).
+	var lp bytes.Buffer
+	require.Equal(t, 0, runMain(append(base, "--json", "--logprobs", "2"), nil, &lp, &errb), errb.String())
+	var withLP struct {
+		IDs      []int `json:"ids"`
+		Logprobs []struct {
+			ID      int     `json:"id"`
+			Logprob float64 `json:"logprob"`
+			Top     []struct {
+				ID int `json:"id"`
+			} `json:"top"`
+		} `json:"logprobs"`
+	}
+	require.NoError(t, json.Unmarshal(lp.Bytes(), &withLP))
+	require.Len(t, withLP.Logprobs, len(withLP.IDs))
+	for i, l := range withLP.Logprobs {
+		require.Equal(t, withLP.IDs[i], l.ID)
+		require.Negative(t, l.Logprob)
+		require.Len(t, l.Top, 2)
+		require.Equal(t, l.ID, l.Top[0].ID)
+	}
+
 	// A seeded sampled run repeats itself.
 	sampled := append(base, "--json", "--temperature", "0.8", "--top-k", "40", "--seed", "7")
 	var a, b bytes.Buffer
