@@ -1,6 +1,7 @@
 package inference
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 )
@@ -40,6 +41,7 @@ type adapterRegistry struct {
 	byName map[string]*adapterEntry
 	slots  []*adapterEntry // index 1..max; index 0 unused (slot 0 is "no adapter")
 	clock  int64
+	freed  []int // device slots emptied by unload or replace, to clear in the runner
 }
 
 func newAdapterRegistry(maxSlots int) *adapterRegistry {
@@ -81,12 +83,29 @@ func (r *adapterRegistry) remove(name string) error {
 	return nil
 }
 
-// dropLocked frees e's device slot; the runner's copy is overwritten when the slot is reused.
+// dropLocked frees e's device slot; the scheduler clears the runner's copy before its next step
+// (clearFreed), so an unloaded adapter costs no compute.
 func (r *adapterRegistry) dropLocked(e *adapterEntry) {
 	if e.slot > 0 {
 		r.slots[e.slot] = nil
+		r.freed = append(r.freed, e.slot)
 		e.slot = 0
 	}
+}
+
+// clearFreed empties, in the runner, the device slots that unloads freed and nothing reused.
+// Only the scheduler goroutine calls it.
+func (r *adapterRegistry) clearFreed(run runner) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var errs []error
+	for _, slot := range r.freed {
+		if r.slots[slot] == nil {
+			errs = append(errs, run.setAdapter(slot, nil))
+		}
+	}
+	r.freed = r.freed[:0]
+	return errors.Join(errs...)
 }
 
 // has reports whether name is loaded.

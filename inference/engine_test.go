@@ -533,6 +533,10 @@ func TestAdapterRegistryLRU(t *testing.T) {
 	require.NoError(t, e.UnloadAdapter("a2"))
 	_, err := e.Generate(t.Context(), &Request{PromptIDs: []int{2}, Adapter: "a2"})
 	require.ErrorIs(t, err, ErrUnknownAdapter)
+	gen("a1", 1) // a step after the unload: the runner's copy of a2 is gone
+	f.mu.Lock()
+	require.Equal(t, map[int]int{1: 1}, f.adapters)
+	f.mu.Unlock()
 	require.ErrorIs(t, e.UnloadAdapter("a2"), ErrUnknownAdapter)
 	require.ElementsMatch(t, []string{"a1", "a3"}, e.Adapters())
 }

@@ -48,6 +48,9 @@ func (e *Engine) loop() {
 			}
 			return
 		}
+		if err := e.adapters.clearFreed(e.run); err != nil {
+			e.opts.Logger.Warn("inference: clearing unloaded adapters", "err", err)
+		}
 		// Admit waiting requests, oldest first, into free slots.
 		kept := e.waiting[:0]
 		for _, j := range e.waiting {
