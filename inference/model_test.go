@@ -317,3 +317,52 @@ func TestChunkedPrefillMatchesFixtures(t *testing.T) {
 		})
 	}
 }
+
+// TestRealModelConcurrentCancellations: the real runner under many concurrent requests (prompt
+// lengths, adapters, sampling) with random cancellations: every finished request equals its run
+// alone, and every slot is free at the end.
+func TestRealModelConcurrentCancellations(t *testing.T) {
+	e := loadFixture(t, "llama", &Options{MaxBatch: 4, MaxContext: 64, QueueSize: 64, PrefillChunk: 8})
+	prompt := readExpected(t, "llama", "generate.json").Prompt
+	const n = 16
+	reqs := make([]*Request, n)
+	for i := range reqs {
+		seed := int64(i)
+		r := &Request{PromptIDs: prompt[i%5 : 6+i%11], MaxTokens: 3 + i%9, IgnoreEOS: true}
+		if i%3 == 1 {
+			r.Adapter = "lora"
+		}
+		if i%2 == 1 {
+			r.Sampling = Sampling{Temperature: 0.9, TopK: 50, Seed: &seed}
+		}
+		reqs[i] = r
+	}
+	got := make([]*Result, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i, r := range reqs {
+		wg.Go(func() {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			if i%4 == 0 {
+				time.AfterFunc(time.Duration(i)*time.Millisecond, cancel)
+			}
+			got[i], errs[i] = e.Generate(ctx, r)
+		})
+	}
+	wg.Wait()
+	finished := 0
+	for i, r := range reqs {
+		if errs[i] != nil {
+			require.ErrorIs(t, errs[i], context.Canceled, "request %d", i)
+			require.Zero(t, i%4, "request %d was not cancelled", i)
+			continue
+		}
+		finished++
+		alone, err := e.Generate(t.Context(), r)
+		require.NoError(t, err)
+		require.Equal(t, alone.TokenIDs, got[i].TokenIDs, "request %d", i)
+	}
+	require.GreaterOrEqual(t, finished, n-n/4)
+	require.Eventually(t, func() bool { return e.Stats() == Stats{} }, 5*time.Second, time.Millisecond)
+}
