@@ -366,3 +366,20 @@ func TestRealModelConcurrentCancellations(t *testing.T) {
 	require.GreaterOrEqual(t, finished, n-n/4)
 	require.Eventually(t, func() bool { return e.Stats() == Stats{} }, 5*time.Second, time.Millisecond)
 }
+
+func TestRealModelStops(t *testing.T) {
+	e := loadFixture(t, "llama", &Options{MaxContext: 64})
+	// EOS ids come from config.json and generation_config.json: 508 for this fixture.
+	require.Equal(t, []int{508}, e.eos)
+	want := readExpected(t, "llama", "generate.json")
+	stop := want.Generated[2] // 286, first generated at step 2
+	res, err := e.Generate(t.Context(), &Request{PromptIDs: want.Prompt, StopTokenIDs: []int{stop}, MaxTokens: 16})
+	require.NoError(t, err)
+	require.Equal(t, want.Generated[:3], res.TokenIDs)
+	require.Equal(t, FinishStop, res.FinishReason)
+	// Banning the EOS-like stop until 5 tokens exist moves the stop later or removes it.
+	res, err = e.Generate(t.Context(), &Request{PromptIDs: want.Prompt, StopTokenIDs: []int{stop}, MinTokens: 5, MaxTokens: 5})
+	require.NoError(t, err)
+	require.Len(t, res.TokenIDs, 5)
+	require.NotContains(t, res.TokenIDs, stop)
+}
