@@ -334,7 +334,7 @@ func leaked(out string, secrets []string) (string, bool) {
 
 // TestPromiseRedactorRecallAndFalsePositives measures recall on the secret corpus (target 100%
 // for every format) and the false-positive rate on ordinary log lines (target under 1%), and
-// prints both; docs/bench/redactor.md records them.
+// prints both; BENCHMARKS.md records them.
 func TestPromiseRedactorRecallAndFalsePositives(t *testing.T) {
 	const perFormat = 200
 	g := corpusGen{rand.New(rand.NewPCG(2026, 11))}

@@ -15,7 +15,7 @@ import (
 // TestLoadStreamingTwoAdapters sends 64 concurrent streaming chats over loopback, spread over
 // the base model and two fine-tuned adapters, and checks that every stream completes with exactly
 // the text the same request gets alone (greedy decoding is batch-invariant), so no stream is cut
-// or mixed with another. It logs the throughput recorded in docs/bench/server.md.
+// or mixed with another. It logs the throughput recorded in BENCHMARKS.md.
 func TestLoadStreamingTwoAdapters(t *testing.T) {
 	const concurrent = 64
 	maxTokens := 16
