@@ -148,3 +148,51 @@ func BenchmarkDecode(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkProject measures one decode-step projection (project: x W^T) on the default backend
+// for 1, 8 and 32 rows, with the weight passed as a program input as in a decode step: the MLP's
+// gate_proj [2816 1024] and the LM head [32000 1024]. GFLOP/s counts 2 x rows x in x out; it
+// tells whether more rows per step come for free (a memory-bound product) or cost in proportion
+// (a compute-bound one).
+//
+//	go test ./internal/model -run '^$' -bench Project -benchtime 20x
+func BenchmarkProject(b *testing.B) {
+	backend, err := defaultBackend()
+	if err != nil {
+		b.Fatal(err)
+	}
+	const in = 1024
+	for _, w := range []struct {
+		name string
+		out  int
+	}{{"gate", 2816}, {"lm_head", 32000}} {
+		weight := make([]float32, w.out*in)
+		for i := range weight {
+			weight[i] = float32(i%7-3) * 0.01
+		}
+		wt := tensors.FromFlatDataAndDimensions(weight, w.out, in)
+		exec, err := graph.NewExec(backend, func(x, w *graph.Node) *graph.Node { return project(x, w) })
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, rows := range []int{1, 8, 32} {
+			b.Run(fmt.Sprintf("%s_rows%d", w.name, rows), func(b *testing.B) {
+				x := tensors.FromFlatDataAndDimensions(make([]float32, rows*in), rows, in)
+				run := func() {
+					out, err := exec.Exec(x, wt)
+					if err != nil {
+						b.Fatal(err)
+					}
+					_ = out[0].FinalizeAll()
+				}
+				run() // compile outside the measurement
+				for b.Loop() {
+					run()
+				}
+				b.ReportMetric(float64(2*rows*in*w.out*b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+		}
+		exec.Finalize()
+		_ = wt.FinalizeAll()
+	}
+}
