@@ -325,14 +325,14 @@ func TestEngineQueueFull(t *testing.T) {
 	for i := range 3 {
 		wg.Go(func() { _, _ = e.Generate(ctx, &Request{PromptIDs: []int{1}, MaxTokens: 2}) })
 		if i == 0 {
-			require.Eventually(t, func() bool { return e.running.Load() == 1 }, 5*time.Second, time.Millisecond)
+			require.Eventually(t, func() bool { return e.running.Load() == 1 }, 60*time.Second, time.Millisecond)
 		}
 	}
 	require.Eventually(t, func() bool {
 		e.mu.Lock()
 		defer e.mu.Unlock()
 		return len(e.waiting) == 2
-	}, 5*time.Second, time.Millisecond)
+	}, 60*time.Second, time.Millisecond)
 	_, err := e.Generate(t.Context(), &Request{PromptIDs: []int{1}})
 	require.ErrorIs(t, err, ErrQueueFull)
 	require.ErrorContains(t, err, "2 requests are waiting")
@@ -381,7 +381,7 @@ func TestEngineBreakingStreamCancels(t *testing.T) {
 	res, err := e.Generate(t.Context(), &Request{PromptIDs: []int{2}, MaxTokens: 2})
 	require.NoError(t, err)
 	require.Equal(t, expectGreedy([]int{2}, 0, 2, nil), res.TokenIDs)
-	require.Eventually(t, func() bool { return e.running.Load() == 0 }, 5*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return e.running.Load() == 0 }, 60*time.Second, time.Millisecond)
 }
 
 func TestEngineConcurrentWithCancellations(t *testing.T) {
@@ -462,7 +462,7 @@ func TestEngineConcurrentWithCancellations(t *testing.T) {
 	for err := range errs {
 		require.NoError(t, err)
 	}
-	require.Eventually(t, func() bool { return e.running.Load() == 0 }, 5*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return e.running.Load() == 0 }, 60*time.Second, time.Millisecond)
 	require.NoError(t, e.Close())
 	usageMu.Lock()
 	for id, res := range results {
@@ -479,7 +479,7 @@ func TestEngineConcurrentWithCancellations(t *testing.T) {
 	}
 	require.GreaterOrEqual(t, len(results), n-n/3-1)
 	usageMu.Unlock()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -498,7 +498,7 @@ func TestEngineClose(t *testing.T) {
 			errc <- err
 		}()
 	}
-	require.Eventually(t, func() bool { e.mu.Lock(); defer e.mu.Unlock(); return len(e.waiting) == 1 }, 5*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { e.mu.Lock(); defer e.mu.Unlock(); return len(e.waiting) == 1 }, 60*time.Second, time.Millisecond)
 	go func() { f.gate <- struct{}{}; f.openGate() }()
 	require.NoError(t, e.Close())
 	require.ErrorIs(t, <-errc, ErrClosed)
@@ -575,7 +575,7 @@ func TestEngineMixedAdaptersInOneBatch(t *testing.T) {
 		e.mu.Lock()
 		defer e.mu.Unlock()
 		return len(e.waiting)+int(e.running.Load()) == len(reqs)
-	}, 5*time.Second, time.Millisecond)
+	}, 60*time.Second, time.Millisecond)
 	f.openGate()
 	wg.Wait()
 	for i, r := range reqs {
@@ -632,7 +632,7 @@ func TestEngineCompactsSlots(t *testing.T) {
 	}
 	for i, n := range lengths {
 		// The long request comes last, so it takes the highest slot.
-		require.Eventually(t, inFlight(i), 5*time.Second, time.Millisecond)
+		require.Eventually(t, inFlight(i), 60*time.Second, time.Millisecond)
 		wg.Go(func() {
 			res, err := e.Generate(context.Background(), &Request{PromptIDs: []int{i + 1}, MaxTokens: n, IgnoreEOS: true})
 			if err == nil {
@@ -640,7 +640,7 @@ func TestEngineCompactsSlots(t *testing.T) {
 			}
 		})
 	}
-	require.Eventually(t, inFlight(len(lengths)), 5*time.Second, time.Millisecond)
+	require.Eventually(t, inFlight(len(lengths)), 60*time.Second, time.Millisecond)
 	f.openGate()
 	wg.Wait()
 	for i, n := range lengths {
