@@ -3,7 +3,6 @@ package sectorflow_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"errors"
 	"io"
 	"iter"
@@ -30,13 +29,6 @@ func readAll(t *testing.T, s sectorflow.Storage, k sectorflow.Key) ([]byte, erro
 	}
 	defer rc.Close()
 	return io.ReadAll(rc)
-}
-
-func randomBytes(t *testing.T, n int) []byte {
-	b := make([]byte, n)
-	_, err := rand.Read(b)
-	require.NoError(t, err)
-	return b
 }
 
 // TestPromiseEncryptionAtRest: with the encrypting driver, stored bytes do not contain the
@@ -168,10 +160,9 @@ func (l lyingKeys) Key(ctx context.Context, tenant, id string) (sectorflow.Tenan
 // ahead of the encrypted output, to prove that encryption streams.
 type streamingDriver struct {
 	sectorflow.Driver
-	src          *countingReader
-	maxAhead     int64
-	stored       int64
-	maxReadInOne int
+	src      *countingReader
+	maxAhead int64
+	stored   int64
 }
 
 type countingReader struct {

@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/sectorflow/sdk/sectorflow"
 )
@@ -18,12 +17,6 @@ func init() {
 		run:     runGenerate,
 	})
 }
-
-// stopList is the repeatable --stop flag.
-type stopList []string
-
-func (s *stopList) String() string     { return strings.Join(*s, ",") }
-func (s *stopList) Set(v string) error { *s = append(*s, v); return nil }
 
 // genFlags are the flags generate and chat share: the model, the adapter and the sampling.
 type genFlags struct {

@@ -176,7 +176,7 @@ func hashKey(k any) (string, error) {
 
 // typeName is Python's type(x).__name__ for a template value.
 func typeName(v any) string {
-	switch v.(type) {
+	switch v := v.(type) {
 	case nil:
 		return "NoneType"
 	case bool:
@@ -204,7 +204,7 @@ func typeName(v any) string {
 	case *Function, *boundMethod:
 		return "builtin_function_or_method"
 	case *generator:
-		return v.(*generator).kind
+		return v.kind
 	}
 	return fmt.Sprintf("%T", v)
 }

@@ -204,7 +204,7 @@ func f32(x *graph.Node) *graph.Node {
 func rmsNorm(x, w *graph.Node, eps float64) *graph.Node {
 	g := x.Graph()
 	variance := graph.ReduceAndKeep(graph.Square(x), graph.ReduceMean, -1)
-	inv := graph.Inverse(graph.Sqrt(graph.Add(variance, graph.Scalar(g, x.DType(), eps))))
+	inv := graph.Reciprocal(graph.Sqrt(graph.Add(variance, graph.Scalar(g, x.DType(), eps))))
 	y := graph.Mul(x, inv)
 	shape := make([]int, x.Rank())
 	for i := range shape {
