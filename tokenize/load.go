@@ -108,6 +108,24 @@ func (o jobj) list(key string) ([]json.RawMessage, error) {
 	return l, nil
 }
 
+// sequence parses the list under key with parse, naming each element's JSON path
+// (path.key[i]); it is what every component's "Sequence" type needs.
+func sequence[T any](o jobj, path, key string, parse func(json.RawMessage, string) (T, error)) ([]T, error) {
+	l, err := o.list(key)
+	if err != nil {
+		return nil, err
+	}
+	seq := make([]T, 0, len(l))
+	for i, r := range l {
+		c, err := parse(r, fmt.Sprintf("%s.%s[%d]", path, key, i))
+		if err != nil {
+			return nil, err
+		}
+		seq = append(seq, c)
+	}
+	return seq, nil
+}
+
 func (o jobj) typ() (string, error) {
 	return o.str("type", "")
 }
@@ -461,19 +479,11 @@ func parseNormalizer(raw json.RawMessage, path string) (normalizer, error) {
 		}
 		return bn, nil
 	case "Sequence":
-		l, err := o.list("normalizers")
+		seq, err := sequence(o, path, "normalizers", parseNormalizer)
 		if err != nil {
 			return nil, err
 		}
-		var seq normSequence
-		for i, r := range l {
-			n, err := parseNormalizer(r, fmt.Sprintf("%s.normalizers[%d]", path, i))
-			if err != nil {
-				return nil, err
-			}
-			seq = append(seq, n)
-		}
-		return seq, nil
+		return normSequence(seq), nil
 	case "Precompiled":
 		return parsePrecompiled(o)
 	case "Nmt":
@@ -609,19 +619,11 @@ func parsePreTokenizer(raw json.RawMessage, path string) (preTokenizer, error) {
 		}
 		return charDelimiterPre{d}, nil
 	case "Sequence":
-		l, err := o.list("pretokenizers")
+		seq, err := sequence(o, path, "pretokenizers", parsePreTokenizer)
 		if err != nil {
 			return nil, err
 		}
-		var seq preSequence
-		for i, r := range l {
-			p, err := parsePreTokenizer(r, fmt.Sprintf("%s.pretokenizers[%d]", path, i))
-			if err != nil {
-				return nil, err
-			}
-			seq = append(seq, p)
-		}
-		return seq, nil
+		return preSequence(seq), nil
 	}
 	return nil, unsupported(path, fmt.Sprintf("pre-tokenizer type %q", typ))
 }
@@ -727,19 +729,11 @@ func parsePostProcessor(raw json.RawMessage, path string, m model) (postProcesso
 		}
 		return p, nil
 	case "Sequence":
-		l, err := o.list("processors")
+		seq, err := sequence(o, path, "processors", func(r json.RawMessage, p string) (postProcessor, error) { return parsePostProcessor(r, p, m) })
 		if err != nil {
 			return nil, err
 		}
-		var seq processorSequence
-		for i, r := range l {
-			p, err := parsePostProcessor(r, fmt.Sprintf("%s.processors[%d]", path, i), m)
-			if err != nil {
-				return nil, err
-			}
-			seq = append(seq, p)
-		}
-		return seq, nil
+		return processorSequence(seq), nil
 	}
 	return nil, unsupported(path, fmt.Sprintf("post-processor type %q", typ))
 }
@@ -819,19 +813,11 @@ func parseDecoder(raw json.RawMessage, path string) (decoder, error) {
 		}
 		return bpeDecoder{s}, nil
 	case "Sequence":
-		l, err := o.list("decoders")
+		seq, err := sequence(o, path, "decoders", parseDecoder)
 		if err != nil {
 			return nil, err
 		}
-		var seq decoderSequence
-		for i, r := range l {
-			d, err := parseDecoder(r, fmt.Sprintf("%s.decoders[%d]", path, i))
-			if err != nil {
-				return nil, err
-			}
-			seq = append(seq, d)
-		}
-		return seq, nil
+		return decoderSequence(seq), nil
 	}
 	return nil, unsupported(path, fmt.Sprintf("decoder type %q", typ))
 }
