@@ -35,6 +35,10 @@ var ErrUnavailable = errors.New("backend unavailable")
 // xlaCompiledIn is set by xla.go when the binary includes GoMLX's XLA backend.
 var xlaCompiledIn bool
 
+// startXLA, set by xla.go, starts an XLA configuration with the client options of its plugin
+// (gpuClientOptions for a GPU plugin).
+var startXLA func(config string) (backends.Backend, error)
+
 // installHint says how to get a PJRT plugin without this program downloading anything.
 const installHint = "install a PJRT plugin as pjrt_c_api_<name>_plugin.so in ~/.local/lib/go-xla or " +
 	"/usr/local/lib/go-xla, or set " + PluginPathEnv + " to the directory holding it (for NVIDIA GPUs, JAX's " +
@@ -207,6 +211,9 @@ func start(config string) (b backends.Backend, err error) {
 			b, err = nil, fmt.Errorf("%v", r)
 		}
 	}()
+	if _, ok := xlaPluginOf(config); ok && startXLA != nil {
+		return startXLA(config)
+	}
 	return backends.NewWithConfig(config)
 }
 

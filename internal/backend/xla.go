@@ -2,10 +2,30 @@
 
 package backend
 
-import "github.com/gomlx/gomlx/backends/xla"
+import (
+	"os"
+	"strings"
 
-// The XLA backend is compiled in; never let it download a plugin on its own.
+	"github.com/gomlx/go-xla/pkg/pjrt"
+	"github.com/gomlx/gomlx/backends"
+	"github.com/gomlx/gomlx/backends/xla"
+)
+
+// The XLA backend is compiled in; never let it download a plugin on its own. A GPU plugin's
+// client gets the memory options of gpuClientOptions.
 func init() {
 	xla.EnableAutoInstall(false)
 	xlaCompiledIn = true
+	startXLA = func(config string) (backends.Backend, error) {
+		_, rest, _ := strings.Cut(config, ":")
+		var opts pjrt.NamedValuesMap
+		if plugin, _ := xlaPluginOf(config); isGPUPlugin(plugin) {
+			o, err := gpuClientOptions(os.Getenv)
+			if err != nil {
+				return nil, err
+			}
+			opts = o
+		}
+		return xla.NewWithOptions(rest, opts)
+	}
 }

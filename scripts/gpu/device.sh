@@ -205,26 +205,32 @@ if want smoke || want tests || want bench; then
   if [[ -x $BIN/sectorflow ]]; then
     GOMLX_BACKEND=go STEP_STDOUT=$W/smoke_cpu.json step smoke_cpu 60 "$BIN/sectorflow" logits \
       --model "$TINY" --ids 1,2,3,4,5
-    variants=("xla:cuda|" "xla:${SF_PJRT_PLUGIN:-/nonexistent}|")
+    # backend|XLA_FLAGS (empty: pjrt_env.sh's)|keep or drop XLA_PYTHON_CLIENT_PREALLOCATE (the SDK
+    # passes it to the plugin as the client option "preallocate"; "drop" tells whether a plugin
+    # that refuses the option would otherwise work).
+    variants=("xla:cuda||keep" "xla:cuda||drop" "xla:${SF_PJRT_PLUGIN:-/nonexistent}||keep")
     for d in "${SF_PJRT_SITE:-/nonexistent}"/nvidia/*/ /usr/local/cuda/; do
       d=${d%/}
       if [[ -f $d/nvvm/libdevice/libdevice.10.bc && $d != "${SF_CUDA_DATA_DIR:-}" ]]; then
-        variants+=("xla:cuda|--xla_gpu_cuda_data_dir=$d")
+        variants+=("xla:cuda|--xla_gpu_cuda_data_dir=$d|keep")
       fi
     done
     i=0
     for v in "${variants[@]}"; do
       i=$((i + 1))
-      backend=${v%%|*} flags=${v#*|}
+      IFS='|' read -r backend flags prealloc <<<"$v"
       [[ -z $flags ]] && flags=${XLA_FLAGS:-}
-      say "smoke variant $i: GOMLX_BACKEND=$backend XLA_FLAGS=$flags"
+      unset_prealloc=()
+      [[ $prealloc == drop ]] && unset_prealloc=(-u XLA_PYTHON_CLIENT_PREALLOCATE)
+      say "smoke variant $i: GOMLX_BACKEND=$backend XLA_FLAGS=$flags XLA_PYTHON_CLIENT_PREALLOCATE: $prealloc"
       if GOMLX_BACKEND=$backend XLA_FLAGS=$flags TF_CPP_MIN_LOG_LEVEL=0 STEP_STDOUT=$W/smoke_gpu.json \
-        step "smoke_gpu_$i" 90 "$BIN/sectorflow" logits --model "$TINY" --ids 1,2,3,4,5; then
+        step "smoke_gpu_$i" 90 env "${unset_prealloc[@]}" "$BIN/sectorflow" logits --model "$TINY" --ids 1,2,3,4,5; then
         rc=0
         if diff=$(compare_logits "$W/smoke_cpu.json" "$W/smoke_gpu.json" 2>&1); then
           export GOMLX_BACKEND=$backend XLA_FLAGS=$flags
+          [[ $prealloc == drop ]] && unset XLA_PYTHON_CLIENT_PREALLOCATE
           GPU_OK=1
-          result "smoke: variant $i works: GOMLX_BACKEND=$backend XLA_FLAGS=$flags; GPU vs CPU logits $diff"
+          result "smoke: variant $i works: GOMLX_BACKEND=$backend XLA_FLAGS=$flags XLA_PYTHON_CLIENT_PREALLOCATE=${XLA_PYTHON_CLIENT_PREALLOCATE:-(unset)}; GPU vs CPU logits $diff"
           break
         fi
         result "smoke: variant $i ran but logits differ from the CPU's: $diff"

@@ -1,0 +1,86 @@
+package backend
+
+import (
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// The GPU PJRT client's memory settings are read from JAX's environment variables, so that one
+// setting serves a process that runs both (and users who know JAX know them already).
+const (
+	// EnvPreallocate: "false" (or "0") makes the GPU client grow its memory pool on demand
+	// instead of reserving a large fraction of the card at start ("true"/"1": reserve; unset:
+	// the plugin's default, which reserves).
+	EnvPreallocate = "XLA_PYTHON_CLIENT_PREALLOCATE"
+	// EnvMemFraction: the fraction of the card's memory the client may use, in (0, 1]
+	// (unset: the plugin's default, 0.75).
+	EnvMemFraction = "XLA_PYTHON_CLIENT_MEM_FRACTION"
+	// EnvAllocator: "default" or "bfc" (a pooling allocator), "platform" (cudaMalloc and
+	// cudaFree for each buffer: slow, but it holds only what is live), or "cuda_async".
+	EnvAllocator = "XLA_PYTHON_CLIENT_ALLOCATOR"
+)
+
+// gpuAllocators are the allocator names the GPU PJRT plugin accepts.
+var gpuAllocators = []string{"default", "bfc", "platform", "cuda_async"}
+
+// isGPUPlugin tells whether an XLA plugin name or path (the part of "xla:<plugin>,<options>"
+// before the first comma) is a GPU plugin, whose client takes the options gpuClientOptions
+// makes. Other plugins (cpu) reject options they do not know, so they get none.
+func isGPUPlugin(plugin string) bool {
+	name := strings.ToLower(filepath.Base(plugin))
+	return strings.Contains(name, "cuda") || strings.Contains(name, "rocm") || name == "gpu"
+}
+
+// gpuClientOptions returns the PJRT client-create options for a GPU plugin from the environment
+// variables above (nil when none is set), or an error naming the variable, what it holds and
+// what it should hold. The option names and types are those the XLA GPU plugin validates:
+// preallocate (bool), memory_fraction (float32), allocator (string).
+func gpuClientOptions(getenv func(string) string) (map[string]any, error) {
+	opts := map[string]any{}
+	if v := strings.TrimSpace(getenv(EnvPreallocate)); v != "" {
+		switch strings.ToLower(v) {
+		case "false", "0", "no", "off":
+			opts["preallocate"] = false
+		case "true", "1", "yes", "on":
+			opts["preallocate"] = true
+		default:
+			return nil, fmt.Errorf("%s=%q: want true or false", EnvPreallocate, v)
+		}
+	}
+	if v := strings.TrimSpace(getenv(EnvMemFraction)); v != "" {
+		f, err := strconv.ParseFloat(v, 32)
+		if err != nil || !(f > 0 && f <= 1) {
+			return nil, fmt.Errorf("%s=%q: want a fraction of the GPU's memory in (0, 1], such as 0.9", EnvMemFraction, v)
+		}
+		opts["memory_fraction"] = float32(f)
+	}
+	if v := strings.TrimSpace(getenv(EnvAllocator)); v != "" {
+		a := strings.ToLower(v)
+		ok := false
+		for _, name := range gpuAllocators {
+			ok = ok || a == name
+		}
+		if !ok {
+			return nil, fmt.Errorf("%s=%q: want one of %s", EnvAllocator, v, strings.Join(gpuAllocators, ", "))
+		}
+		opts["allocator"] = a
+	}
+	if len(opts) == 0 {
+		return nil, nil
+	}
+	return opts, nil
+}
+
+// xlaPluginOf returns the plugin part of an XLA configuration ("xla:cuda,tf32" -> "cuda") and
+// whether config names the XLA backend at all.
+func xlaPluginOf(config string) (string, bool) {
+	name, rest, _ := strings.Cut(config, ":")
+	switch name {
+	case "xla", "stablehlo", "hlo", "shlo":
+		plugin, _, _ := strings.Cut(rest, ",")
+		return plugin, true
+	}
+	return "", false
+}
