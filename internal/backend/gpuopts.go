@@ -84,3 +84,50 @@ func xlaPluginOf(config string) (string, bool) {
 	}
 	return "", false
 }
+
+// The environment that makes XLA's float32 matrix products on NVIDIA GPUs exact float32.
+// XLA runs a float32 dot of default precision as TF32 (10-bit mantissa) on Ampere and newer
+// GPUs, in cuBLAS and in its own Triton GEMMs; the logits then differ from a float32 reference
+// by about 1e-2 instead of 1e-5 (measured on an H200 with the fixtures). PyTorch's default is
+// exact float32 too. "xla:cuda,tf32" asks for TF32 instead (faster, less exact).
+const (
+	// EnvTF32Override is read by cuBLAS: "0" forbids TF32 in every cuBLAS call of the process.
+	EnvTF32Override = "NVIDIA_TF32_OVERRIDE"
+	// EnvXLAFlags holds XLA's debug options; tritonGEMMOff keeps float32 GEMMs in cuBLAS.
+	EnvXLAFlags   = "XLA_FLAGS"
+	tritonGEMMOff = "--xla_gpu_enable_triton_gemm=false"
+)
+
+// hasPluginOption tells whether an XLA configuration ("xla:cuda,tf32") carries option opt.
+func hasPluginOption(config, opt string) bool {
+	_, rest, _ := strings.Cut(config, ":")
+	parts := strings.Split(rest, ",")
+	for _, p := range parts[1:] {
+		if p == opt {
+			return true
+		}
+	}
+	return false
+}
+
+// exactFloat32Env returns the environment changes (name -> new value) that make a CUDA
+// plugin's float32 products exact, given the current environment; nil when config asks for
+// TF32 ("xla:cuda,tf32") or the user has already chosen (NVIDIA_TF32_OVERRIDE set, XLA_FLAGS
+// naming xla_gpu_enable_triton_gemm). It must be applied before the plugin is loaded.
+func exactFloat32Env(config string, lookup func(string) (string, bool)) map[string]string {
+	if hasPluginOption(config, "tf32") {
+		return nil
+	}
+	set := map[string]string{}
+	if _, ok := lookup(EnvTF32Override); !ok {
+		set[EnvTF32Override] = "0"
+	}
+	flags, _ := lookup(EnvXLAFlags)
+	if !strings.Contains(flags, "xla_gpu_enable_triton_gemm") {
+		set[EnvXLAFlags] = strings.TrimSpace(flags + " " + tritonGEMMOff)
+	}
+	if len(set) == 0 {
+		return nil
+	}
+	return set
+}

@@ -78,3 +78,36 @@ func TestXLAPluginOf(t *testing.T) {
 		t.Error("go:ops_sequential taken for an XLA configuration")
 	}
 }
+
+func TestExactFloat32Env(t *testing.T) {
+	lookup := func(kv map[string]string) func(string) (string, bool) {
+		return func(k string) (string, bool) { v, ok := kv[k]; return v, ok }
+	}
+	cases := []struct {
+		name, config string
+		env          map[string]string
+		want         map[string]string
+	}{
+		{"nothing set", "xla:cuda", nil, map[string]string{EnvTF32Override: "0", EnvXLAFlags: "--xla_gpu_enable_triton_gemm=false"}},
+		{"flags kept", "xla:cuda", map[string]string{EnvXLAFlags: "--xla_gpu_cuda_data_dir=/usr/local/cuda"},
+			map[string]string{EnvTF32Override: "0", EnvXLAFlags: "--xla_gpu_cuda_data_dir=/usr/local/cuda --xla_gpu_enable_triton_gemm=false"}},
+		{"user chose both", "xla:cuda", map[string]string{EnvTF32Override: "1", EnvXLAFlags: "--xla_gpu_enable_triton_gemm=true"}, nil},
+		{"override set to empty still counts as chosen", "xla:cuda", map[string]string{EnvTF32Override: ""},
+			map[string]string{EnvXLAFlags: "--xla_gpu_enable_triton_gemm=false"}},
+		{"tf32 asked", "xla:cuda,tf32", nil, nil},
+		{"tf32 among options", "xla:/p/xla_cuda_plugin.so,shared_buffers,tf32", nil, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got := exactFloat32Env(c.config, lookup(c.env))
+			if len(got) != len(c.want) {
+				t.Fatalf("got %v, want %v", got, c.want)
+			}
+			for k, v := range c.want {
+				if got[k] != v {
+					t.Fatalf("%s = %q, want %q", k, got[k], v)
+				}
+			}
+		})
+	}
+}

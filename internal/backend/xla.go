@@ -12,7 +12,8 @@ import (
 )
 
 // The XLA backend is compiled in; never let it download a plugin on its own. A GPU plugin's
-// client gets the memory options of gpuClientOptions.
+// client gets the memory options of gpuClientOptions, and its float32 products are made exact
+// (exactFloat32Env) unless the configuration asks for TF32.
 func init() {
 	xla.EnableAutoInstall(false)
 	xlaCompiledIn = true
@@ -25,6 +26,11 @@ func init() {
 				return nil, err
 			}
 			opts = o
+			for k, v := range exactFloat32Env(config, os.LookupEnv) {
+				if err := os.Setenv(k, v); err != nil {
+					return nil, err
+				}
+			}
 		}
 		return xla.NewWithOptions(rest, opts)
 	}

@@ -27,7 +27,10 @@ type Model struct {
 	backend backends.Backend
 
 	mu    sync.Mutex
-	execs map[string]*graph.Exec // per adapter signature; each compiles one program per shape bucket
+	execs map[string]*graph.Exec
+	// use is held (read) by each Logits call for its whole run and (write) by Close, so that
+	// Close waits for calls in flight instead of freeing buffers a running program reads.
+	use sync.RWMutex // per adapter signature; each compiles one program per shape bucket
 }
 
 // Options configure a Model; the zero value means the defaults.
@@ -95,9 +98,12 @@ func (m *Model) WeightNames() []string { return append([]string(nil), m.names...
 // of [Model.WeightNames]. Pass them as program parameters or variable values.
 func (m *Model) Weights() []*tensors.Tensor { return append([]*tensors.Tensor(nil), m.weights...) }
 
-// Close releases the weights' memory and the compiled programs. It must not run concurrently
-// with Logits or with programs fed the model's weights; Logits is safe for concurrent use.
+// Close releases the weights' memory and the compiled programs. It waits for Logits calls in
+// flight; later calls fail. Programs of other packages fed the model's weights must have
+// finished. Logits is safe for concurrent use.
 func (m *Model) Close() error {
+	m.use.Lock()
+	defer m.use.Unlock()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, e := range m.execs {
@@ -153,6 +159,8 @@ func (m *Model) Logits(ctx context.Context, ids []int32, adapter *Adapter) (logi
 			err = fmt.Errorf("logits: graph failure: %v", r)
 		}
 	}()
+	m.use.RLock()
+	defer m.use.RUnlock()
 	exec, err := m.logitsExec(adapter)
 	if err != nil {
 		return nil, err
