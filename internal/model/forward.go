@@ -59,8 +59,9 @@ type Outputs struct {
 
 // Forward builds the decoder graph: embedding, the layers, and the final norm. Like all GoMLX
 // graph building it panics on a shape error; engines recover at their boundary (see
-// [Model.Logits]). Every computation runs in float32; weights of another dtype are converted at
-// use. Nothing on the differentiable path uses Slice, Pad or DynamicSlice (RoPE's rotate_half is
+// [Model.Logits]). Every computation runs in float32 (weights of another dtype are converted at
+// use), except, with [Spec].BF16, the matrix products of the projections, the attention and the
+// LM head, whose operands are then bfloat16 and whose results are converted back to float32. Nothing on the differentiable path uses Slice, Pad or DynamicSlice (RoPE's rotate_half is
 // a constant signed permutation matmul), so gradients work on the pure-Go backend.
 func (s *Spec) Forward(w *WeightNodes, in Inputs) Outputs {
 	if in.IDs == nil || in.IDs.Rank() != 2 {
@@ -87,7 +88,7 @@ func (s *Spec) Forward(w *WeightNodes, in Inputs) Outputs {
 	}
 	checkDims("mask", in.Mask, dtypes.Bool, B, T, S)
 
-	x := graph.Gather(f32(w.Embed), graph.ExpandAxes(in.IDs, -1)) // [B, T, hidden]
+	x := f32(graph.Gather(w.Embed, graph.ExpandAxes(in.IDs, -1))) // [B, T, hidden]: convert the rows, not the table
 	cos, sin := s.ropeTables(in.Positions)
 	rot := rotateHalfMatrix(g, s.HeadDim)
 
@@ -137,10 +138,26 @@ func (s *Spec) Forward(w *WeightNodes, in Inputs) Outputs {
 	return out
 }
 
+// operands returns the operands of a matrix product in the spec's product dtype: bfloat16 with
+// [Spec].BF16, else float32.
+func (s *Spec) operands(x, y *graph.Node) (*graph.Node, *graph.Node) {
+	if s.BF16 {
+		return toDType(x, dtypes.BFloat16), toDType(y, dtypes.BFloat16)
+	}
+	return f32(x), f32(y)
+}
+
+func toDType(x *graph.Node, dt dtypes.DType) *graph.Node {
+	if x.DType() == dt {
+		return x
+	}
+	return graph.ConvertDType(x, dt)
+}
+
 // LMHead returns the logits [..., vocab] of hidden states [..., Hidden] (typically
 // [Outputs.Hidden] or a gather of its last positions).
 func (s *Spec) LMHead(w *WeightNodes, hidden *graph.Node) *graph.Node {
-	return project(hidden, f32(w.LMHead))
+	return project(s.operands(hidden, w.LMHead))
 }
 
 // project splits products of at most fewRows rows (decode steps of up to 32 sequences) and at least minSplit outputs into chunks
@@ -153,7 +170,7 @@ const fewRows, minSplit, smallProduct = 32, 1024, 16384
 // not split.
 const minChunk = 64
 
-// project computes x W^T for x [..., in] and W [out, in]. For a decoding step (few rows) and a
+// project computes x W^T for x [..., in] and W [out, in] (of one dtype), as float32. For a decoding step (few rows) and a
 // large output it splits W's rows into at least two equal chunks along a batch axis: the pure-Go
 // backend then runs small independent products in parallel (it parallelises small products only
 // across the batch) instead of one product on one core, or of re-blocking the whole LM head on
@@ -173,12 +190,12 @@ func project(x, w *graph.Node) *graph.Node {
 		}
 	}
 	if p == 0 {
-		return graph.DotGeneral(x, []int{x.Rank() - 1}, nil, w, []int{1}, nil)
+		return f32(graph.DotGeneral(x, []int{x.Rank() - 1}, nil, w, []int{1}, nil))
 	}
 	size := out / p
 	xr := graph.BroadcastToDims(graph.Reshape(x, 1, rows, in), p, rows, in)
 	y := graph.DotGeneral(xr, []int{2}, []int{0}, graph.Reshape(w, p, size, in), []int{2}, []int{0}) // [p, rows, size]
-	y = graph.TransposeAllAxes(y, 1, 0, 2)
+	y = graph.TransposeAllAxes(f32(y), 1, 0, 2)
 	return graph.Reshape(y, append(append([]int{}, dims[:len(dims)-1]...), out)...)
 }
 
@@ -214,9 +231,10 @@ func rmsNorm(x, w *graph.Node, eps float64) *graph.Node {
 	return graph.Mul(graph.Reshape(w, shape...), y)
 }
 
-// linear computes x W^T (+ b) for x [B, T, in] and W [out, in], plus the LoRA delta.
-func linear(layer int, module string, x, w, b *graph.Node, lora LoRAFunc) *graph.Node {
-	y := project(x, f32(w))
+// linear computes x W^T (+ b) for x [B, T, in] and W [out, in], plus the LoRA delta (always
+// from the float32 x).
+func (s *Spec) linear(layer int, module string, x, w, b *graph.Node, lora LoRAFunc) *graph.Node {
+	y := project(s.operands(x, w))
 	if b != nil {
 		y = graph.Add(y, graph.Reshape(f32(b), 1, 1, b.Shape().Dimensions[0]))
 	}
@@ -269,9 +287,9 @@ func (s *Spec) layer(i int, w *LayerNodes, x, cos, sin, rot, mask, ck, cv *graph
 	rep := nH / nKV
 
 	h := rmsNorm(x, f32(w.InputNorm), s.RMSNormEps)
-	q := graph.Reshape(linear(i, ModuleQ, h, w.Q, w.QBias, lora), B, T, nH, hd)
-	k := graph.Reshape(linear(i, ModuleK, h, w.K, w.KBias, lora), B, T, nKV, hd)
-	v := graph.Reshape(linear(i, ModuleV, h, w.V, w.VBias, lora), B, T, nKV, hd)
+	q := graph.Reshape(s.linear(i, ModuleQ, h, w.Q, w.QBias, lora), B, T, nH, hd)
+	k := graph.Reshape(s.linear(i, ModuleK, h, w.K, w.KBias, lora), B, T, nKV, hd)
+	v := graph.Reshape(s.linear(i, ModuleV, h, w.V, w.VBias, lora), B, T, nKV, hd)
 	if s.QKNorm {
 		q = rmsNorm(q, f32(w.QNorm), s.RMSNormEps)
 		k = rmsNorm(k, f32(w.KNorm), s.RMSNormEps)
@@ -288,20 +306,22 @@ func (s *Spec) layer(i int, w *LayerNodes, x, cos, sin, rot, mask, ck, cv *graph
 
 	// Query head j uses kv head j / rep (transformers' repeat_kv): group the query heads.
 	q5 := graph.Reshape(q, B, T, nKV, rep, hd)
-	scores := graph.DotGeneral(q5, []int{4}, []int{0, 2}, k, []int{3}, []int{0, 1}) // [B, nKV, T, rep, S]
+	qa, ka := s.operands(q5, k)
+	scores := f32(graph.DotGeneral(qa, []int{4}, []int{0, 2}, ka, []int{3}, []int{0, 1})) // [B, nKV, T, rep, S]
 	scores = graph.MulScalar(scores, float32(math.Pow(float64(hd), -0.5)))
 	m := graph.BroadcastToDims(graph.Reshape(mask, B, 1, T, 1, S), B, nKV, T, rep, S)
 	scores = graph.Where(m, scores, graph.Scalar(g, dtypes.Float32, -math.MaxFloat32))
 	probs := graph.Softmax(scores, -1)
-	o := graph.DotGeneral(probs, []int{4}, []int{0, 1}, v, []int{2}, []int{0, 1}) // [B, nKV, T, rep, hd]
+	pa, va := s.operands(probs, v)
+	o := f32(graph.DotGeneral(pa, []int{4}, []int{0, 1}, va, []int{2}, []int{0, 1})) // [B, nKV, T, rep, hd]
 	o = graph.Reshape(graph.TransposeAllAxes(o, 0, 2, 1, 3, 4), B, T, nH*hd)
-	x = graph.Add(x, linear(i, ModuleO, o, w.O, w.OBias, lora))
+	x = graph.Add(x, s.linear(i, ModuleO, o, w.O, w.OBias, lora))
 
 	h = rmsNorm(x, f32(w.PostAttnNorm), s.RMSNormEps)
-	gate := linear(i, ModuleGate, h, w.Gate, w.GateBias, lora)
-	up := linear(i, ModuleUp, h, w.Up, w.UpBias, lora)
+	gate := s.linear(i, ModuleGate, h, w.Gate, w.GateBias, lora)
+	up := s.linear(i, ModuleUp, h, w.Up, w.UpBias, lora)
 	act := graph.Mul(graph.Mul(gate, graph.Sigmoid(gate)), up)
-	x = graph.Add(x, linear(i, ModuleDown, act, w.Down, w.DownBias, lora))
+	x = graph.Add(x, s.linear(i, ModuleDown, act, w.Down, w.DownBias, lora))
 	return x, k, v
 }
 

@@ -8,10 +8,14 @@ import (
 
 	"github.com/gomlx/gomlx/backends"
 	_ "github.com/gomlx/gomlx/backends/simplego" // the pure-Go backend
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	"github.com/gomlx/gomlx/pkg/core/dtypes/bfloat16"
 	"github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/shapes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
 	"github.com/sectorflow/sdk/internal/hfconfig"
+	"github.com/sectorflow/sdk/internal/safetensors"
 )
 
 // Model is an architecture instance with its base weights in host memory (float32), ready to
@@ -41,6 +45,13 @@ type Options struct {
 	// float32 where the graph uses them, so results are unchanged). By default every weight is
 	// converted to float32 on load; F16 always is (the pure-Go backend has no float16).
 	KeepBF16 bool
+	// BF16 runs the model's matrix products in bfloat16: every weight is stored as bfloat16
+	// (BF16 checkpoints as they are, others rounded on load: half the memory of float32) and
+	// the products of the projections, the attention and the LM head take bfloat16 operands
+	// (tensor cores on GPUs, float32 accumulation). Embedding lookup, norms, RoPE, softmax, the
+	// residual stream, the KV cache and LoRA stay float32, as under torch.autocast. Logits then
+	// differ from float32's by bfloat16 rounding (about 1e-2). It implies KeepBF16.
+	BF16 bool
 }
 
 // New returns a model whose weights are read from r (a safetensors checkpoint) after checking
@@ -49,7 +60,8 @@ func New(spec *Spec, r TensorReader, opts *Options) (*Model, error) {
 	if err := spec.Validate(); err != nil {
 		return nil, fmt.Errorf("model spec: %w", err)
 	}
-	w, err := spec.readWeights(r, opts != nil && opts.KeepBF16)
+	bf16 := opts != nil && opts.BF16
+	w, err := spec.readWeights(r, bf16 || (opts != nil && opts.KeepBF16))
 	if err != nil {
 		return nil, err
 	}
@@ -66,6 +78,16 @@ func NewRandom(spec *Spec, seed uint64, std float64, opts *Options) (*Model, err
 }
 
 func newModel(spec *Spec, w []*tensors.Tensor, opts *Options) (*Model, error) {
+	if opts != nil && opts.BF16 {
+		sp := *spec
+		sp.BF16 = true
+		spec = &sp
+		for i, t := range w {
+			if t.DType() != dtypes.BFloat16 {
+				w[i] = toBF16(t)
+			}
+		}
+	}
 	m := &Model{Spec: spec, weights: w, execs: map[string]*graph.Exec{}}
 	for _, t := range spec.Tensors() {
 		m.names = append(m.names, t.Name)
@@ -259,4 +281,21 @@ func placeOnDevice(b backends.Backend, w []*tensors.Tensor, shared bool) error {
 		w[i] = onDevice
 	}
 	return nil
+}
+
+// toBF16 returns a bfloat16 copy of a float32 host tensor (rounded to nearest even) and frees
+// the original.
+func toBF16(t *tensors.Tensor) *tensors.Tensor {
+	out := tensors.FromShape(shapes.Make(dtypes.BFloat16, t.Shape().Dimensions...))
+	t.MustConstFlatData(func(flat any) {
+		src := flat.([]float32)
+		out.MustMutableFlatData(func(dst any) {
+			d := dst.([]bfloat16.BFloat16)
+			for i, v := range src {
+				d[i] = bfloat16.BFloat16(safetensors.Float32ToBFloat16(v))
+			}
+		})
+	})
+	_ = t.FinalizeAll()
+	return out
 }

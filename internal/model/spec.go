@@ -36,6 +36,9 @@ type Spec struct {
 	SlidingWindows []int
 	// MaxPositions is the context length from config.json (informational).
 	MaxPositions int
+	// BF16 makes Forward and LMHead run their matrix products on bfloat16 operands (see
+	// [Options].BF16, which sets it on the model's copy of the spec); false: float32.
+	BF16 bool
 }
 
 // Validate checks the sizes are positive and consistent and the optional tensors are ones the
