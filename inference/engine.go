@@ -37,6 +37,13 @@ type Options struct {
 	// Backend selects the compute backend, as GOMLX_BACKEND does ("go:ops_sequential",
 	// "xla:cuda"). Default: internal/backend's choice.
 	Backend string
+	// Precision is "float32" (the default: exact float32 everywhere, as the PyTorch reference)
+	// or "bfloat16": weights held as bfloat16 (half the memory) and the matrix products run on
+	// bfloat16 operands (GPU tensor cores), with norms, softmax, RoPE, the residual stream, the
+	// KV cache and LoRA in float32; logits then differ from float32 by about 1e-2, as
+	// transformers' do in bf16. Use bfloat16 on GPUs; on the pure-Go backend it saves memory
+	// but is not faster.
+	Precision string
 	// Logger receives diagnostics. Default: discard.
 	Logger *slog.Logger
 	// OnUsage, when set, is called once for every request that reached the model, when it ends

@@ -32,6 +32,9 @@ func Load(ctx context.Context, dir string, opts *Options) (eng *Engine, err erro
 		}
 	}()
 	var mopts model.Options
+	if mopts.BF16, err = model.ParsePrecision(o.Precision); err != nil {
+		return nil, fmt.Errorf("load %s: %w: %w", dir, ErrInvalidRequest, err)
+	}
 	if o.Backend != "" {
 		b, _, err := backend.New(&backend.Options{Config: o.Backend, Logger: o.Logger})
 		if err != nil {

@@ -61,6 +61,11 @@ type ModelOptions struct {
 	// Backend selects the compute backend ("go:ops_sequential", "xla:cuda"). Default: the
 	// GOMLX_BACKEND environment variable, else automatic (see internal/backend).
 	Backend string
+	// Precision is "float32" (default: exact float32, as the PyTorch reference) or "bfloat16":
+	// weights held as bfloat16 and the matrix products on bfloat16 operands (GPU tensor
+	// cores; half the weight memory), norms, softmax, the KV cache and LoRA in float32. Use
+	// bfloat16 on GPUs.
+	Precision string
 	// Logger receives diagnostics. Default: discard.
 	Logger *slog.Logger
 	// OnUsage, when set, receives one Usage record (Kind inference) for every request that
@@ -89,7 +94,7 @@ func LoadModel(ctx context.Context, dir string, opts *ModelOptions) (*Model, err
 	}
 	io := &inference.Options{
 		MaxBatch: o.MaxBatch, MaxContext: o.MaxContext, QueueSize: o.QueueSize, PrefillChunk: o.PrefillChunk,
-		MaxAdapters: o.MaxAdapters, Backend: o.Backend, Logger: o.Logger,
+		MaxAdapters: o.MaxAdapters, Backend: o.Backend, Precision: o.Precision, Logger: o.Logger,
 	}
 	if hook := o.OnUsage; hook != nil {
 		io.OnUsage = func(ctx context.Context, rec inference.UsageRecord) {

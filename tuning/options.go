@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"math"
 	"time"
+
+	"github.com/sectorflow/sdk/internal/model"
 )
 
 // Options configure Train. The zero value (or nil) means the documented defaults.
@@ -66,6 +68,12 @@ type Options struct {
 	// directory. The result is the same, to the bit, as a run that was never interrupted.
 	Resume string
 
+	// Precision is "float32" (the default) or "bfloat16": the base weights are held as
+	// bfloat16 and the base model's matrix products run on bfloat16 operands (GPU tensor cores),
+	// as PEFT trains on a bf16 model; the LoRA weights, their products, the optimizer state,
+	// norms, softmax and the loss stay float32.
+	Precision string
+
 	// BaseModelName is written as base_model_name_or_path (default: the model directory).
 	BaseModelName string
 	// OnEvent receives progress events, synchronously, from the training goroutine.
@@ -82,6 +90,9 @@ func (o *Options) withDefaults() (Options, error) {
 	}
 	bad := func(name string, want string, v any) error {
 		return fmt.Errorf("%s: expected %s, found %v: %w", name, want, v, ErrBadOption)
+	}
+	if _, err := model.ParsePrecision(r.Precision); err != nil {
+		return r, fmt.Errorf("%w: %w", err, ErrBadOption)
 	}
 	if r.Rank == 0 {
 		r.Rank = 8

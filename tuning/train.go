@@ -73,7 +73,7 @@ func Train(ctx context.Context, modelDir, dataPath, outDir string, opts *Options
 	if err != nil {
 		return nil, err
 	}
-	m, _, err := loadModel(modelDir)
+	m, _, err := loadModel(modelDir, o.Precision)
 	if err != nil {
 		return nil, err
 	}

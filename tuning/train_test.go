@@ -268,6 +268,7 @@ func TestTrainBadInputs(t *testing.T) {
 		{"dataset errors", writeJSONL(t, map[string]any{"messages": []any{}}, map[string]string{"prompt": "x", "completion": "y"}),
 			Options{}, ErrInvalidDataset, "line 1: empty conversation"},
 		{"unknown target", good, Options{Targets: []string{"qkv_proj"}}, ErrBadOption, `target module "qkv_proj"`},
+		{"unknown precision", good, Options{Precision: "float16"}, ErrBadOption, `precision "float16": want float32 or bfloat16`},
 		{"negative rank", good, Options{Rank: -1}, ErrBadOption, "rank: expected a positive integer, found -1"},
 		{"no target tokens", good, Options{MaxSeqLen: 2, Truncate: true}, ErrNoTargets, "found none"},
 		{"bad schedule", good, Options{Schedule: "step"}, ErrBadOption, `found "step"`},

@@ -29,7 +29,7 @@ type genFlags struct {
 	stop                            stringList
 	ignoreEOS                       bool
 	maxContext, maxBatch            int
-	backend                         string
+	backend, precision              string
 }
 
 func newGenFlags(name string, stderr io.Writer) *genFlags {
@@ -53,6 +53,7 @@ func newGenFlags(name string, stderr io.Writer) *genFlags {
 	fs.IntVar(&g.maxContext, "max-context", 0, "KV cache length per request (0: the model's, at most 2048)")
 	fs.IntVar(&g.maxBatch, "max-batch", 1, "batch slots of the engine")
 	fs.StringVar(&g.backend, "backend", "", `compute backend, e.g. "go:ops_sequential" or "xla:cuda" (default: GOMLX_BACKEND or automatic)`)
+	fs.StringVar(&g.precision, "precision", "float32", "float32, or bfloat16 (bf16 weights and matrix products: use it on GPUs)")
 	return g
 }
 
@@ -94,7 +95,7 @@ func (g *genFlags) request() (*sectorflow.GenerateRequest, error) {
 // load opens the model and the adapter named by the flags.
 func (g *genFlags) load(ctx context.Context) (*sectorflow.Model, error) {
 	m, err := sectorflow.LoadModel(ctx, g.model, &sectorflow.ModelOptions{
-		MaxContext: g.maxContext, MaxBatch: g.maxBatch, Backend: g.backend,
+		MaxContext: g.maxContext, MaxBatch: g.maxBatch, Backend: g.backend, Precision: g.precision,
 	})
 	if err != nil {
 		return nil, err

@@ -27,8 +27,9 @@ func runLogits(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 	modelDir := fs.String("model", "", "model directory (config.json + safetensors)")
 	adapterDir := fs.String("adapter", "", "optional PEFT LoRA adapter directory")
 	idsFlag := fs.String("ids", "", "comma-separated token ids, e.g. 1,2,3")
+	precision := fs.String("precision", "float32", "float32, or bfloat16 (bf16 weights and matrix products)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: sectorflow logits --model DIR [--adapter DIR] --ids 1,2,3")
+		fmt.Fprintln(stderr, "usage: sectorflow logits --model DIR [--adapter DIR] [--precision bfloat16] --ids 1,2,3")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -42,7 +43,11 @@ func runLogits(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 	if err != nil {
 		return err
 	}
-	m, _, err := model.Load(*modelDir, nil)
+	bf16, err := model.ParsePrecision(*precision)
+	if err != nil {
+		return err
+	}
+	m, _, err := model.Load(*modelDir, &model.Options{BF16: bf16})
 	if err != nil {
 		return err
 	}

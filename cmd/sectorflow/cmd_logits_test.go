@@ -21,9 +21,14 @@ func TestLogitsCommandMatchesReference(t *testing.T) {
 		model    string
 		adapter  bool
 		expected string
+		// precision is the --precision flag; tol the max abs difference from the float32
+		// reference (bfloat16: the reference in bf16 is 0.05 off, so at most 0.1).
+		precision string
+		tol       float64
 	}{
-		{"llama", "llama", false, "logits.json"},
-		{"qwen3 with adapter", "qwen3", true, "logits_lora.json"},
+		{"llama", "llama", false, "logits.json", "", 1e-4},
+		{"qwen3 with adapter", "qwen3", true, "logits_lora.json", "", 1e-4},
+		{"llama in bfloat16", "llama", false, "logits.json", "bfloat16", 0.1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -43,6 +48,9 @@ func TestLogitsCommandMatchesReference(t *testing.T) {
 			if tc.adapter {
 				args = append(args, "--adapter", filepath.Join(dir, "lora"))
 			}
+			if tc.precision != "" {
+				args = append(args, "--precision", tc.precision)
+			}
 			var out, errb bytes.Buffer
 			require.Equal(t, 0, runMain(args, nil, &out, &errb), errb.String())
 			var got struct {
@@ -53,7 +61,7 @@ func TestLogitsCommandMatchesReference(t *testing.T) {
 			for i := range want.Logits {
 				require.Len(t, got.Logits[i], len(want.Logits[i]))
 				for j := range want.Logits[i] {
-					require.LessOrEqual(t, math.Abs(got.Logits[i][j]-want.Logits[i][j]), 1e-4, "position %d, logit %d", i, j)
+					require.LessOrEqual(t, math.Abs(got.Logits[i][j]-want.Logits[i][j]), tc.tol, "position %d, logit %d", i, j)
 				}
 			}
 		})
@@ -79,6 +87,7 @@ func TestLogitsCommandErrors(t *testing.T) {
 		wantErr  string
 	}{
 		{"no flags", []string{"logits"}, 2, "usage: sectorflow logits"},
+		{"unknown precision", []string{"logits", "--model", filepath.Join(modelsDir, "llama"), "--precision", "fp8", "--ids", "1"}, 1, `precision "fp8": want float32 or bfloat16`},
 		{"bad id", []string{"logits", "--model", filepath.Join(modelsDir, "llama"), "--ids", "1,x"}, 1, `item 2 is "x"`},
 		{"id past vocab", []string{"logits", "--model", filepath.Join(modelsDir, "llama"), "--ids", "1,600"}, 1, "want 0 <= id < vocab size 512"},
 		{"adapter rank disagrees with its config", []string{"logits", "--model", filepath.Join(modelsDir, "llama"), "--adapter", badRank, "--ids", "1"}, 1, "gives it r=2"},

@@ -37,6 +37,7 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	queue := fs.Int("queue-size", 0, "requests waiting for a slot before 429 (default 256)")
 	maxContext := fs.Int("max-context", 0, "prompt plus completion tokens per request (default: the model's, at most 2048)")
 	backend := fs.String("backend", "", "compute backend, as GOMLX_BACKEND (default: pure Go unless a PJRT plugin is installed)")
+	precision := fs.String("precision", "float32", "float32, or bfloat16 (bf16 weights and matrix products: use it on GPUs)")
 	jobs := fs.Int("max-concurrent-jobs", 1, "fine-tuning jobs training at once")
 	ckpt := fs.Int("checkpoint-every", server.DefaultCheckpointEvery, "save a resumable checkpoint every N training steps")
 	masterKeyEnv := fs.String("master-key-env", "", "encrypt data at rest with AES-256-GCM keys derived from the master key in this environment variable (32+ bytes)")
@@ -59,7 +60,7 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		logger = slog.New(slog.NewTextHandler(stderr, nil))
 	}
 	opts := &server.Options{ModelName: *name, MaxBatch: *maxBatch, QueueSize: *queue, MaxContext: *maxContext,
-		Backend: *backend, MaxConcurrentJobs: *jobs, CheckpointEvery: *ckpt, Logger: logger}
+		Backend: *backend, Precision: *precision, MaxConcurrentJobs: *jobs, CheckpointEvery: *ckpt, Logger: logger}
 	if *keysFile != "" {
 		f, err := os.Open(*keysFile)
 		if err != nil {

@@ -68,6 +68,7 @@ func runTune(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	ckptEvery := fs.Int("checkpoint-every", 0, "save a checkpoint every N steps (0: at the end only)")
 	evalEvery := fs.Int("eval-every", 0, "validation loss every N steps (0: at the end only)")
 	keep := fs.Int("keep-checkpoints", 0, "keep only the newest N checkpoints (0: all)")
+	precision := fs.String("precision", "float32", "float32, or bfloat16 (bf16 base weights and products; LoRA, optimizer and loss stay float32: use it on GPUs)")
 	validateOnly := fs.Bool("validate", false, "only check the dataset(s) and print their statistics as JSON")
 	var resume resumeFlag
 	fs.Var(&resume, "resume", "resume from the newest checkpoint under --out, or --resume=DIR")
@@ -133,7 +134,7 @@ func runTune(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 		WarmupSteps: *warmup, WeightDecay: *weightDecay, MaxGradNorm: *maxGradNorm, BatchSize: *batch,
 		GradAccum: *accum, MaxSeqLen: *maxSeqLen, Truncate: *truncate, Pack: *pack, Seed: *seed,
 		CheckpointEvery: *ckptEvery, EvalEvery: *evalEvery, KeepCheckpoints: *keep, Resume: resumeFrom,
-		OnEvent: progress.event,
+		Precision: *precision, OnEvent: progress.event,
 	}
 	tuner, err := sectorflow.NewTuner(*modelDir, nil)
 	if err != nil {

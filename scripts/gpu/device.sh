@@ -31,6 +31,9 @@ PY=${PYTHON:-python3}
 SHAPE=${GPU_SHAPE:---hidden 2048 --layers 16 --heads 32 --kv-heads 8 --intermediate 8192 --vocab 128256}
 SEQ=${GPU_SEQ:-1024} TRAIN_BATCH=${GPU_TRAIN_BATCH:-4} TRAIN_STEPS=${GPU_TRAIN_STEPS:-8}
 BATCHES=${GPU_BATCHES:-1,8,32,64} PROMPT=${GPU_PROMPT:-128} GEN=${GPU_GEN:-128}
+# The SDK's precision for the training and decode comparisons (transformers runs in bf16), and
+# whether to also measure float32 with the budget that is left at the end (GPU_F32_EXTRA=0: no).
+GO_PREC=${GPU_GO_PRECISION:-bfloat16} F32_EXTRA=${GPU_F32_EXTRA:-1}
 # GPU_ALLOW_CPU=1: when no GPU backend works, run the Go steps on the pure-Go backend anyway
 # (a dry run of this script on a machine without a GPU; its numbers mean nothing).
 ALLOW_CPU=${GPU_ALLOW_CPU:-0}
@@ -311,14 +314,17 @@ if want bench && [[ -n $TINYPID ]]; then
     IDS=$("$PY" -c 'import random; r = random.Random(7); print(",".join(str(r.randrange(1, 500)) for _ in range(16)))')
     step data 60 "$PY" scripts/gpu/torch_bench.py data --model "$MODEL" --out "$W/train.jsonl"
     if ((GPU_OK)); then
-      STEP_STDOUT=$W/go_logits.json step go_logits 120 "$BIN/sectorflow" logits --model "$MODEL" --ids "$IDS"
-      if [[ -s $W/go_logits.json ]]; then
+      STEP_STDOUT=$W/go_logits.json step go_logits 90 "$BIN/sectorflow" logits --model "$MODEL" --ids "$IDS" \
+        --precision float32
+      STEP_STDOUT=$W/go_logits_bf16.json step go_logits_bf16 90 "$BIN/sectorflow" logits --model "$MODEL" \
+        --ids "$IDS" --precision bfloat16
+      if [[ -s $W/go_logits.json || -s $W/go_logits_bf16.json ]]; then
         step torch_logits 75 "$PY" scripts/gpu/torch_bench.py logits --model "$MODEL" --ids "$IDS" \
-          --go "$W/go_logits.json" --out "$W/torch_logits.json"
+          --go "$W/go_logits.json" --go-bf16 "$W/go_logits_bf16.json" --out "$W/torch_logits.json"
       fi
       mem_start go_train
       step go_train 150 "$BIN/gobench" train -model "$MODEL" -data "$W/train.jsonl" -rank 16 -seq "$SEQ" \
-        -batch "$TRAIN_BATCH" -steps "$TRAIN_STEPS" -warmup-steps 2 -out "$W/go_train.json"
+        -batch "$TRAIN_BATCH" -steps "$TRAIN_STEPS" -warmup-steps 2 -precision "$GO_PREC" -out "$W/go_train.json"
       mem_stop
     fi
     mem_start torch_train
@@ -329,13 +335,24 @@ if want bench && [[ -n $TINYPID ]]; then
     if ((GPU_OK)); then
       mem_start go_decode
       step go_decode 150 "$BIN/gobench" decode -model "$MODEL" -batches "$BATCHES" -prompt "$PROMPT" \
-        -gen "$GEN" -out "$W/go_decode.json"
+        -gen "$GEN" -precision "$GO_PREC" -out "$W/go_decode.json"
       mem_stop
     fi
     mem_start torch_decode
     step torch_decode 90 "$PY" scripts/gpu/torch_bench.py decode --model "$MODEL" --batches "$BATCHES" \
       --prompt "$PROMPT" --gen "$GEN" --out "$W/torch_decode.json"
     mem_stop
+    # float32 (the SDK's default precision), with what is left of the budget.
+    if ((GPU_OK && F32_EXTRA)) && [[ $GO_PREC != float32 ]]; then
+      mem_start go_train_f32
+      step go_train_f32 120 "$BIN/gobench" train -model "$MODEL" -data "$W/train.jsonl" -rank 16 -seq "$SEQ" \
+        -batch "$TRAIN_BATCH" -steps 5 -warmup-steps 2 -precision float32 -out "$W/go_train_f32.json"
+      mem_stop
+      mem_start go_decode_f32
+      step go_decode_f32 120 "$BIN/gobench" decode -model "$MODEL" -batches "$BATCHES" -prompt "$PROMPT" \
+        -gen "$GEN" -precision float32 -out "$W/go_decode_f32.json"
+      mem_stop
+    fi
   else
     result "bench: no checkpoint, skipped"
   fi

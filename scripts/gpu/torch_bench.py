@@ -4,9 +4,10 @@
 Subcommands (each writes one JSON file with --out and prints it):
   data    --model DIR --out train.jsonl [--rows 64] [--chars 9000] [--seed 0]
           {"text": ...} lines of random words, each far longer than --seq tokens, for both trainers.
-  logits  --model DIR --ids 1,2,3 --go GO_LOGITS.json --out FILE
+  logits  --model DIR --ids 1,2,3 --go GO_LOGITS.json [--go-bf16 GO_BF16_LOGITS.json] --out FILE
           transformers' logits on the GPU (bf16 weights computed in bf16, and the same weights in
-          f32) against the SDK's (`sectorflow logits` JSON): max/mean abs difference, argmax agreement.
+          f32) against the SDK's (`sectorflow logits` JSON, float32 and bfloat16 precision): max/mean
+          abs difference, argmax agreement.
   train   --model DIR --data train.jsonl [--rank 16] [--seq 1024] [--batch 4] [--steps 8]
           [--warmup-steps 2] --out FILE
           transformers + PEFT LoRA (all linear modules, alpha 2r, AdamW, bf16 base, f32 adapter):
@@ -102,9 +103,17 @@ def cmd_data(a):
 def cmd_logits(a):
     import torch
     ids = parse_ints(a.ids)
-    with open(a.go) as f:
-        go = torch.tensor(json.load(f)["logits"], dtype=torch.float64)
-    res = {"what": "logits", "ids": len(ids), "versions": versions(), "go_shape": list(go.shape)}
+    gos = {}
+    for name, path in (("go", a.go), ("go_bf16", a.go_bf16)):
+        if not path:
+            continue
+        try:
+            with open(path) as f:
+                gos[name] = torch.tensor(json.load(f)["logits"], dtype=torch.float64)
+        except Exception as e:  # noqa: BLE001 - a failed Go run is a result too
+            gos[name] = f"unreadable: {e}"
+    res = {"what": "logits", "ids": len(ids), "versions": versions(),
+           "go_shapes": {k: (list(v.shape) if not isinstance(v, str) else v) for k, v in gos.items()}}
     x = torch.tensor([ids], device="cuda")
     refs = {}
     for name in ("bf16", "f32"):
@@ -113,18 +122,21 @@ def cmd_logits(a):
             refs[name] = m(input_ids=x).logits[0].double().cpu()
         del m
         torch.cuda.empty_cache()
-    for name, ref in refs.items():
-        if ref.shape != go.shape:
-            res[f"vs_torch_{name}"] = {"error": f"shape {list(go.shape)} vs torch {list(ref.shape)}"}
-            continue
-        d = (go - ref).abs()
-        res[f"vs_torch_{name}"] = {
-            "max_abs_diff": d.max().item(), "mean_abs_diff": d.mean().item(),
-            "max_abs_ref": ref.abs().max().item(),
-            "argmax_agree": (go.argmax(-1) == ref.argmax(-1)).double().mean().item(),
-        }
+    for gname, go in gos.items():
+        for name, ref in refs.items():
+            key = f"{gname}_vs_torch_{name}"
+            if isinstance(go, str) or ref.shape != go.shape:
+                res[key] = {"error": go if isinstance(go, str) else f"shape {list(go.shape)} vs torch {list(ref.shape)}"}
+                continue
+            d = (go - ref).abs()
+            res[key] = {
+                "max_abs_diff": d.max().item(), "mean_abs_diff": d.mean().item(),
+                "max_abs_ref": ref.abs().max().item(),
+                "argmax_agree": (go.argmax(-1) == ref.argmax(-1)).double().mean().item(),
+            }
     dd = (refs["bf16"] - refs["f32"]).abs()
-    res["torch_bf16_vs_f32"] = {"max_abs_diff": dd.max().item(), "mean_abs_diff": dd.mean().item()}
+    res["torch_bf16_vs_f32"] = {"max_abs_diff": dd.max().item(), "mean_abs_diff": dd.mean().item(),
+                                "argmax_agree": (refs["bf16"].argmax(-1) == refs["f32"].argmax(-1)).double().mean().item()}
     emit(res, a.out)
 
 
@@ -237,11 +249,26 @@ def _ratio(a, b):
     return None
 
 
+def _go_records(path, what):
+    recs = _load(path)
+    return [r for r in recs if isinstance(r, dict) and r.get("what") == what] if isinstance(recs, list) else []
+
+
+def _go_decode(path):
+    out = {}
+    for r in _go_records(path, "decode"):
+        if not r.get("warmup") and "tokens_per_second" in r:
+            out[r["batch"]] = max(out.get(r["batch"], 0), r["tokens_per_second"])
+    return out
+
+
 def cmd_report(a):
     d = a.dir
     tl, tt, td = (_load(os.path.join(d, f"torch_{k}.json")) for k in ("logits", "train", "decode"))
     gt, gd = _load(os.path.join(d, "go_train.json")), _load(os.path.join(d, "go_decode.json"))
+    gt32, gd32 = _load(os.path.join(d, "go_train_f32.json")), _load(os.path.join(d, "go_decode_f32.json"))
     rep = {"torch_logits": tl, "torch_train": tt, "torch_decode": td, "go_train": gt, "go_decode": gd,
+           "go_train_f32": gt32, "go_decode_f32": gd32,
            "gpu_mem_mib": {os.path.basename(p)[4:-4]: _mem_peak(p)
                            for p in sorted(glob.glob(os.path.join(d, "mem_*.txt")))}}
     lines = ["| measure | sectorflow (Go, XLA) | transformers | ratio Go/torch |", "|---|---|---|---|"]
@@ -252,33 +279,45 @@ def cmd_report(a):
         lines.append(f"| {name} | {f(g)} | {f(t)} | {'n/a' if r is None else f'{r:.2f}'} |")
         rep.setdefault("ratios", {})[name] = r
 
-    for key in ("vs_torch_f32", "vs_torch_bf16"):
-        v = tl.get(key, {}) if isinstance(tl, dict) else {}
-        lines.append(f"| logits {key}: max abs diff / max abs logit / argmax agreement | "
-                     f"{v.get('max_abs_diff', 'n/a')} / {v.get('max_abs_ref', 'n/a')} / "
-                     f"{v.get('argmax_agree', 'n/a')} | | |")
-    gts = next((r for r in gt if isinstance(r, dict) and r.get("what") == "train"), {}) if isinstance(gt, list) else {}
-    shape = f"r{gts.get('rank', tt.get('rank'))}, all linear, seq {gts.get('seq', tt.get('seq'))}, batch {gts.get('batch', tt.get('batch'))}"
-    row(f"LoRA train tokens/s ({shape})", gts.get("tokens_per_second"), tt.get("tokens_per_second"))
+    def g3(v):
+        return f"{v:.3g}" if isinstance(v, (int, float)) else "n/a"
+
+    if isinstance(tl, dict):
+        for key, what in (("go_vs_torch_f32", "Go float32 vs transformers float32"),
+                          ("go_bf16_vs_torch_bf16", "Go bfloat16 vs transformers bf16"),
+                          ("go_bf16_vs_torch_f32", "Go bfloat16 vs transformers float32")):
+            v = tl.get(key, {})
+            lines.append(f"| logits, {what}: max abs diff / max abs logit / argmax agreement | "
+                         f"{g3(v.get('max_abs_diff'))} / {g3(v.get('max_abs_ref'))} / {g3(v.get('argmax_agree'))}"
+                         f"{' (' + v['error'] + ')' if 'error' in v else ''} | | |")
+        v = tl.get("torch_bf16_vs_f32", {})
+        lines.append(f"| logits, transformers bf16 vs its float32: max abs diff / argmax agreement | | "
+                     f"{g3(v.get('max_abs_diff'))} / {g3(v.get('argmax_agree'))} | |")
     mem = rep["gpu_mem_mib"]
-    row("LoRA train peak GPU memory, MiB (nvidia-smi, above idle)", mem.get("go_train"), mem.get("torch_train"), "{:.0f}")
+    for label, recs, mkey in (("", gt, "go_train"), (" (Go float32)", gt32, "go_train_f32")):
+        gts = next(iter(_go_records(os.path.join(d, mkey + ".json"), "train")), {})
+        if not gts and label:
+            continue
+        prec = gts.get("precision", "?")
+        shape = f"r{gts.get('rank', tt.get('rank'))}, all linear, seq {gts.get('seq', tt.get('seq'))}, batch {gts.get('batch', tt.get('batch'))}"
+        row(f"LoRA train tokens/s ({shape}; Go {prec}, torch bf16)", gts.get("tokens_per_second"), tt.get("tokens_per_second"))
+        row(f"LoRA train peak GPU memory, MiB (nvidia-smi, above idle; Go {prec})", mem.get(mkey), mem.get("torch_train"), "{:.0f}")
     if isinstance(mem.get("go_train"), (int, float)) and mem["go_train"] > 90000:
         lines.append("| note | the Go figure is near the XLA allocator's default pool (75% of the card): "
-                     "the plugin ignored XLA_PYTHON_CLIENT_PREALLOCATE=false, so it is not the memory used | | |")
+                     "the plugin ignored the preallocate option, so it is not the memory used | | |")
     if isinstance(tt, dict) and "peak_allocated_bytes" in tt:
         lines.append(f"| torch.cuda.max_memory_allocated, MiB | | {tt['peak_allocated_bytes'] / 2**20:.0f} | |")
-    gdec = {}
-    if isinstance(gd, list):
-        for r in gd:
-            if isinstance(r, dict) and r.get("what") == "decode" and not r.get("warmup") and "tokens_per_second" in r:
-                gdec[r["batch"]] = max(gdec.get(r["batch"], 0), r["tokens_per_second"])
     tdec = {r["batch"]: r.get("tokens_per_second") for r in td.get("runs", [])} if isinstance(td, dict) else {}
-    for b in sorted(set(gdec) | set(tdec)):
-        row(f"decode tokens/s, batch {b}", gdec.get(b), tdec.get(b))
+    for label, path in (("", "go_decode.json"), (" (Go float32)", "go_decode_f32.json")):
+        gdec = _go_decode(os.path.join(d, path))
+        if not gdec and label:
+            continue
+        prec = next((r.get("precision") for r in _go_records(os.path.join(d, path), "decode")), "?")
+        for b in sorted(set(gdec) | set(tdec)):
+            row(f"decode tokens/s, batch {b} (Go {prec}, torch bf16 static cache)", gdec.get(b), tdec.get(b))
     rep["table"] = "\n".join(lines)
     print(rep["table"])
-    emit_path = a.out
-    with open(emit_path, "w") as f:
+    with open(a.out, "w") as f:
         json.dump(rep, f, indent=1)
 
 
@@ -295,6 +334,7 @@ def main(argv=None):
     p.add_argument("--model", required=True)
     p.add_argument("--ids", required=True)
     p.add_argument("--go", required=True)
+    p.add_argument("--go-bf16")
     p.add_argument("--out")
     p = sub.add_parser("train")
     p.add_argument("--model", required=True)

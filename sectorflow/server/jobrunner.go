@@ -438,7 +438,7 @@ func (jr *jobRunner) train(ctx context.Context, aj *activeJob, rec *jobRecord, w
 	opts := &sectorflow.TuneOptions{
 		Rank: rec.Params.Rank, Alpha: rec.Params.Alpha, Targets: rec.Params.Targets, Epochs: rec.Params.Epochs, BatchSize: rec.Params.BatchSize,
 		LearningRate: rec.Params.LearningRate, Seed: rec.Params.Seed, CheckpointEvery: s.opts.CheckpointEvery, KeepCheckpoints: 1,
-		BaseModelName: s.modelName, Logger: logger,
+		BaseModelName: s.modelName, Precision: s.opts.Precision, Logger: logger,
 	}
 	if rec.Job.ValidationFile != nil {
 		p := filepath.Join(work, "validation.jsonl")

@@ -17,7 +17,7 @@ var errNoModel = errors.New("text generation is not available")
 func loadEngine(ctx context.Context, modelDir string, o *Options, onUsage func(context.Context, sectorflow.Usage)) (engine, error) {
 	m, err := sectorflow.LoadModel(ctx, modelDir, &sectorflow.ModelOptions{
 		Name: o.ModelName, MaxBatch: o.MaxBatch, MaxContext: o.MaxContext, QueueSize: o.QueueSize,
-		Backend: o.Backend, Logger: o.Logger, OnUsage: onUsage,
+		Backend: o.Backend, Precision: o.Precision, Logger: o.Logger, OnUsage: onUsage,
 	})
 	if err != nil {
 		return nil, err

@@ -41,11 +41,13 @@ type Options struct {
 	// QueueSize how many may wait for a slot before requests are refused with 429 (default 256);
 	// MaxContext caps prompt plus completion tokens (default: the model's context, at most
 	// 2048). Backend selects the compute backend as GOMLX_BACKEND does (default: pure Go unless
-	// a PJRT plugin is installed).
+	// a PJRT plugin is installed). Precision is "float32" (default) or "bfloat16", for serving
+	// and fine-tuning alike (see sectorflow.ModelOptions.Precision).
 	MaxBatch   int
 	QueueSize  int
 	MaxContext int
 	Backend    string
+	Precision  string
 	// Storage holds files, job records, checkpoints, adapters and job logs (default: an
 	// in-memory store, so nothing survives the process; pass a file store to keep state across
 	// restarts). Tenant deletion needs it to implement sectorflow.TenantDeleter.

@@ -111,6 +111,7 @@ func runDecode(ctx context.Context, args []string) error {
 	seed := fs.Uint64("seed", 1, "seed of the prompt ids")
 	out := fs.String("out", "", "JSON file for the results")
 	verbose := fs.Bool("v", false, "log the engine's diagnostics to stderr")
+	precision := fs.String("precision", "float32", "float32 or bfloat16")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -132,13 +133,14 @@ func runDecode(ctx context.Context, args []string) error {
 		MaxContext: *prompt + *gen + 1,
 		QueueSize:  4 * maxB,
 		Backend:    os.Getenv("GOMLX_BACKEND"),
+		Precision:  *precision,
 		Logger:     logger(*verbose),
 	})
 	if err != nil {
 		return fmt.Errorf("decode: load %s: %w", *model, err)
 	}
 	defer eng.Close()
-	rec.add(record{"what": "load", "seconds": time.Since(t0).Seconds(), "max_batch": maxB, "max_context": eng.MaxContext()})
+	rec.add(record{"what": "load", "seconds": time.Since(t0).Seconds(), "max_batch": maxB, "max_context": eng.MaxContext(), "precision": *precision})
 
 	rng := rand.New(rand.NewPCG(*seed, 0))
 	for _, b := range bs {
@@ -152,7 +154,7 @@ func runDecode(ctx context.Context, args []string) error {
 		// The first pass compiles this batch size's programs; it is reported but not counted.
 		for rep := 0; rep <= *reps; rep++ {
 			secs, tokens, err := decodeOnce(ctx, eng, prompts, *gen)
-			r := record{"what": "decode", "batch": b, "prompt": *prompt, "gen": *gen, "warmup": rep == 0,
+			r := record{"what": "decode", "precision": *precision, "batch": b, "prompt": *prompt, "gen": *gen, "warmup": rep == 0,
 				"seconds": secs, "generated_tokens": tokens}
 			if secs > 0 {
 				r["tokens_per_second"] = float64(tokens) / secs
@@ -210,6 +212,7 @@ func runTrain(ctx context.Context, args []string) error {
 	warm := fs.Int("warmup-steps", 2, "steps left out of the steady-state rate (compilation)")
 	out := fs.String("out", "", "JSON file for the results")
 	verbose := fs.Bool("v", false, "log the trainer's diagnostics to stderr")
+	precision := fs.String("precision", "float32", "float32 or bfloat16 (base weights and products)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -246,6 +249,7 @@ func runTrain(ctx context.Context, args []string) error {
 		MaxSeqLen:    *seq,
 		Truncate:     true,
 		Seed:         1,
+		Precision:    *precision,
 		Logger:       logger(*verbose),
 		OnEvent: func(ev tuning.Event) {
 			if ev.Kind != tuning.EventStep {
@@ -258,7 +262,7 @@ func runTrain(ctx context.Context, args []string) error {
 	}
 	res, err := tuning.Train(ctx, *model, *data, dir, opts)
 	total := time.Since(start).Seconds()
-	summary := record{"what": "train", "rank": *rank, "seq": *seq, "batch": *batch, "steps_done": len(marks),
+	summary := record{"what": "train", "precision": *precision, "rank": *rank, "seq": *seq, "batch": *batch, "steps_done": len(marks),
 		"warmup_steps": *warm, "total_seconds": total, "go_heap_peak_bytes": heapPeak()}
 	if len(marks) > *warm {
 		a, b := mark{}, marks[len(marks)-1]
