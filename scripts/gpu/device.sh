@@ -323,7 +323,7 @@ if want bench && [[ -n $TINYPID ]]; then
           --go "$W/go_logits.json" --go-bf16 "$W/go_logits_bf16.json" --out "$W/torch_logits.json"
       fi
       mem_start go_train
-      step go_train 150 "$BIN/gobench" train -model "$MODEL" -data "$W/train.jsonl" -rank 16 -seq "$SEQ" \
+      step go_train 130 "$BIN/gobench" train -model "$MODEL" -data "$W/train.jsonl" -rank 16 -seq "$SEQ" \
         -batch "$TRAIN_BATCH" -steps "$TRAIN_STEPS" -warmup-steps 2 -precision "$GO_PREC" -out "$W/go_train.json"
       mem_stop
     fi
@@ -334,7 +334,7 @@ if want bench && [[ -n $TINYPID ]]; then
     mem_stop
     if ((GPU_OK)); then
       mem_start go_decode
-      step go_decode 150 "$BIN/gobench" decode -model "$MODEL" -batches "$BATCHES" -prompt "$PROMPT" \
+      step go_decode 140 "$BIN/gobench" decode -model "$MODEL" -batches "$BATCHES" -prompt "$PROMPT" \
         -gen "$GEN" -precision "$GO_PREC" -out "$W/go_decode.json"
       mem_stop
     fi
