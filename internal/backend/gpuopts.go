@@ -131,3 +131,47 @@ func exactFloat32Env(config string, lookup func(string) (string, bool)) map[stri
 	}
 	return set
 }
+
+// libdevice is the file XLA needs from CUDA's data directory to compile GPU kernels.
+const libdevice = "nvvm/libdevice/libdevice.10.bc"
+
+// EnvCUDAChecks is go-xla's switch for its CUDA checks. After loading a CUDA plugin that has an
+// nvidia/ directory two levels up (JAX's layout), go-xla v0.1.4 sets
+// --xla_gpu_cuda_data_dir to a path of its author's machine unless XLA_FLAGS already names
+// one; "0" turns that off.
+const EnvCUDAChecks = "GOPJRT_CUDA_CHECKS"
+
+// cudaDataDirEnv returns the environment changes that give XLA a CUDA data directory (the one
+// holding nvvm/libdevice) before a CUDA plugin at pluginPath loads: unless XLA_FLAGS already
+// names --xla_gpu_cuda_data_dir, the first of $CUDA_HOME, $CUDA_PATH, the pip packages beside
+// the plugin (site-packages/nvidia/cu13, cu12, cuda_nvcc) and /usr/local/cuda that holds
+// libdevice is appended to XLA_FLAGS. When none does, go-xla's own guess is turned off
+// (GOPJRT_CUDA_CHECKS=0, unless set) so that XLA searches its defaults. exists reports whether a
+// file exists; flags is XLA_FLAGS as it will be (after exactFloat32Env).
+func cudaDataDirEnv(pluginPath, flags string, lookup func(string) (string, bool), exists func(string) bool) map[string]string {
+	if strings.Contains(flags, "xla_gpu_cuda_data_dir") {
+		return nil
+	}
+	var dirs []string
+	for _, v := range []string{"CUDA_HOME", "CUDA_PATH"} {
+		if d, ok := lookup(v); ok && d != "" {
+			dirs = append(dirs, d)
+		}
+	}
+	if pluginPath != "" {
+		site := filepath.Dir(filepath.Dir(filepath.Dir(pluginPath))) // site-packages/jax_plugins/xla_cudaNN/x.so
+		for _, sub := range []string{"cu13", "cu12", "cuda_nvcc"} {
+			dirs = append(dirs, filepath.Join(site, "nvidia", sub))
+		}
+	}
+	dirs = append(dirs, "/usr/local/cuda")
+	for _, d := range dirs {
+		if exists(filepath.Join(d, libdevice)) {
+			return map[string]string{EnvXLAFlags: strings.TrimSpace(flags + " --xla_gpu_cuda_data_dir=" + d)}
+		}
+	}
+	if _, ok := lookup(EnvCUDAChecks); ok {
+		return nil
+	}
+	return map[string]string{EnvCUDAChecks: "0"}
+}

@@ -111,3 +111,53 @@ func TestExactFloat32Env(t *testing.T) {
 		})
 	}
 }
+
+func TestCUDADataDirEnv(t *testing.T) {
+	site := "/venv/lib/python3.12/site-packages"
+	plugin := site + "/jax_plugins/xla_cuda13/xla_cuda_plugin.so"
+	files := func(paths ...string) func(string) bool {
+		return func(p string) bool {
+			for _, q := range paths {
+				if p == q {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	env := func(kv map[string]string) func(string) (string, bool) {
+		return func(k string) (string, bool) { v, ok := kv[k]; return v, ok }
+	}
+	cases := []struct {
+		name   string
+		flags  string
+		env    map[string]string
+		exists func(string) bool
+		want   map[string]string
+	}{
+		{"flag already set", "--xla_gpu_cuda_data_dir=/opt/cuda", nil, files(), nil},
+		{"system toolkit", "--xla_gpu_enable_triton_gemm=false", nil, files("/usr/local/cuda/" + libdevice),
+			map[string]string{EnvXLAFlags: "--xla_gpu_enable_triton_gemm=false --xla_gpu_cuda_data_dir=/usr/local/cuda"}},
+		{"pip package beside the plugin wins over /usr/local/cuda", "", nil,
+			files(site+"/nvidia/cu13/"+libdevice, "/usr/local/cuda/"+libdevice),
+			map[string]string{EnvXLAFlags: "--xla_gpu_cuda_data_dir=" + site + "/nvidia/cu13"}},
+		{"CUDA_HOME first", "", map[string]string{"CUDA_HOME": "/opt/cuda-13"},
+			files("/opt/cuda-13/"+libdevice, "/usr/local/cuda/"+libdevice),
+			map[string]string{EnvXLAFlags: "--xla_gpu_cuda_data_dir=/opt/cuda-13"}},
+		{"nothing found: turn go-xla's guess off", "", nil, files(), map[string]string{EnvCUDAChecks: "0"}},
+		{"nothing found, user chose the checks", "", map[string]string{EnvCUDAChecks: "1"}, files(), nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got := cudaDataDirEnv(plugin, c.flags, env(c.env), c.exists)
+			if len(got) != len(c.want) {
+				t.Fatalf("got %v, want %v", got, c.want)
+			}
+			for k, v := range c.want {
+				if got[k] != v {
+					t.Fatalf("%s = %q, want %q", k, got[k], v)
+				}
+			}
+		})
+	}
+}
