@@ -154,13 +154,28 @@ type Stats struct {
 	Running int
 	// Waiting is the number of requests queued for a slot.
 	Waiting int
+	// Programs is the number of distinct step programs (batch and prompt-length shapes, cache
+	// resizes) run so far. Each new one is compiled on first use: milliseconds on the pure-Go
+	// backend, seconds for a billion-parameter model on XLA, so a rising count during serving
+	// explains a slow step. FirstRuns is the wall time of those first runs, compilation included.
+	Programs  int
+	FirstRuns time.Duration
 }
 
-// Stats returns the current number of running and waiting requests.
+// programCounter is implemented by runners that compile programs per shape.
+type programCounter interface {
+	programs() (n int, firstRuns time.Duration)
+}
+
+// Stats returns the current number of running and waiting requests and the programs compiled.
 func (e *Engine) Stats() Stats {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return Stats{Running: int(e.running.Load()), Waiting: len(e.waiting)}
+	st := Stats{Running: int(e.running.Load()), Waiting: len(e.waiting)}
+	if pc, ok := e.run.(programCounter); ok {
+		st.Programs, st.FirstRuns = pc.programs()
+	}
+	return st
 }
 
 // Adapters returns the names of the loaded adapters, in no particular order.

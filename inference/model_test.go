@@ -299,7 +299,8 @@ func TestLoadErrors(t *testing.T) {
 	}
 	e := loadFixture(t, "qwen3", &Options{MaxContext: 32})
 	require.Equal(t, 32, e.MaxContext())
-	require.Equal(t, Stats{}, e.Stats())
+	st := e.Stats()
+	require.Equal(t, Stats{}, Stats{Running: st.Running, Waiting: st.Waiting})
 }
 
 // TestChunkedPrefillMatchesFixtures: prompts fed a few tokens per step give the reference tokens.
@@ -364,7 +365,7 @@ func TestRealModelConcurrentCancellations(t *testing.T) {
 		require.Equal(t, alone.TokenIDs, got[i].TokenIDs, "request %d", i)
 	}
 	require.GreaterOrEqual(t, finished, n-n/4)
-	require.Eventually(t, func() bool { return e.Stats() == Stats{} }, 60*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { st := e.Stats(); return st.Running == 0 && st.Waiting == 0 }, 60*time.Second, time.Millisecond)
 }
 
 func TestRealModelStops(t *testing.T) {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
@@ -51,6 +53,30 @@ type modelRunner struct {
 	loraRank  int
 	loraStack []*tensors.Tensor // A [N*R, in] and scale * B^T [out, N*R] per key
 	loraDirty bool
+
+	// seen holds the program shapes run so far (scheduler goroutine only); nPrograms and
+	// firstRunNanos are read by Engine.Stats from other goroutines.
+	seen          map[string]bool
+	nPrograms     atomic.Int64
+	firstRunNanos atomic.Int64
+}
+
+// firstRun records a run of the program of shape key that took d; only the first run of each
+// shape counts (it includes the compilation).
+func (r *modelRunner) firstRun(key string, d time.Duration) {
+	if r.seen[key] {
+		return
+	}
+	if r.seen == nil {
+		r.seen = map[string]bool{}
+	}
+	r.seen[key] = true
+	r.nPrograms.Add(1)
+	r.firstRunNanos.Add(int64(d))
+}
+
+func (r *modelRunner) programs() (int, time.Duration) {
+	return int(r.nPrograms.Load()), time.Duration(r.firstRunNanos.Load())
 }
 
 type loraKey struct {
@@ -243,7 +269,13 @@ func (r *modelRunner) run(rows []stepRow, which []int, gathered bool, logits [][
 			args = append(args, t)
 		}
 	}
+	t0 := time.Now()
 	outs, err := exec.Exec(args...)
+	sig := ""
+	if useLoRA {
+		sig = r.loraSig
+	}
+	r.firstRun(fmt.Sprintf("step lora=%q prefill=%v B=%d T=%d rows=%d", sig, gathered, B, T, r.rows), time.Since(t0))
 	for _, a := range args[:nOwn] {
 		_ = a.(*tensors.Tensor).FinalizeAll()
 	}
@@ -328,7 +360,9 @@ func (r *modelRunner) remap(rows int, moves map[int]int) error {
 	for _, c := range r.cache {
 		args = append(args, c)
 	}
+	t0 := time.Now()
 	outs, err := r.resize.Exec(args...)
+	r.firstRun(fmt.Sprintf("resize %d->%d", r.rows, rows), time.Since(t0))
 	_ = args[0].(*tensors.Tensor).FinalizeAll()
 	if err != nil {
 		return err

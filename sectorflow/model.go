@@ -25,7 +25,8 @@ type GenerateResult = inference.Result
 // the usage.
 type GenerateChunk = inference.Chunk
 
-// ModelStats is a snapshot of a model's load: requests running in the batch and waiting.
+// ModelStats is a snapshot of a model's load (requests running in the batch and waiting) and of
+// the step programs compiled so far.
 type ModelStats = inference.Stats
 
 // ChatMessage is one message of a conversation rendered with the model's chat template.

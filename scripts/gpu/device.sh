@@ -34,6 +34,9 @@ BATCHES=${GPU_BATCHES:-1,8,32,64} PROMPT=${GPU_PROMPT:-128} GEN=${GPU_GEN:-128}
 # The SDK's precision for the training and decode comparisons (transformers runs in bf16), and
 # whether to also measure float32 with the budget that is left at the end (GPU_F32_EXTRA=0: no).
 GO_PREC=${GPU_GO_PRECISION:-bfloat16} F32_EXTRA=${GPU_F32_EXTRA:-1}
+# Timed decode passes per batch size after the untimed one (the best counts): the engine
+# compiles a program per new batch shape, and one untimed pass may not meet them all.
+DECODE_REPS=${GPU_DECODE_REPS:-2}
 # GPU_ALLOW_CPU=1: when no GPU backend works, run the Go steps on the pure-Go backend anyway
 # (a dry run of this script on a machine without a GPU; its numbers mean nothing).
 ALLOW_CPU=${GPU_ALLOW_CPU:-0}
@@ -335,7 +338,7 @@ if want bench && [[ -n $TINYPID ]]; then
     if ((GPU_OK)); then
       mem_start go_decode
       step go_decode 140 "$BIN/gobench" decode -model "$MODEL" -batches "$BATCHES" -prompt "$PROMPT" \
-        -gen "$GEN" -precision "$GO_PREC" -out "$W/go_decode.json"
+        -gen "$GEN" -precision "$GO_PREC" -reps "$DECODE_REPS" -out "$W/go_decode.json"
       mem_stop
     fi
     mem_start torch_decode
@@ -350,7 +353,7 @@ if want bench && [[ -n $TINYPID ]]; then
       mem_stop
       mem_start go_decode_f32
       step go_decode_f32 120 "$BIN/gobench" decode -model "$MODEL" -batches "$BATCHES" -prompt "$PROMPT" \
-        -gen "$GEN" -precision float32 -out "$W/go_decode_f32.json"
+        -gen "$GEN" -precision float32 -reps "$DECODE_REPS" -out "$W/go_decode_f32.json"
       mem_stop
     fi
   else

@@ -153,9 +153,12 @@ func runDecode(ctx context.Context, args []string) error {
 		}
 		// The first pass compiles this batch size's programs; it is reported but not counted.
 		for rep := 0; rep <= *reps; rep++ {
+			before := eng.Stats()
 			secs, tokens, err := decodeOnce(ctx, eng, prompts, *gen)
+			after := eng.Stats()
 			r := record{"what": "decode", "precision": *precision, "batch": b, "prompt": *prompt, "gen": *gen, "warmup": rep == 0,
-				"seconds": secs, "generated_tokens": tokens}
+				"seconds": secs, "generated_tokens": tokens, "programs_compiled": after.Programs - before.Programs,
+				"first_run_seconds": (after.FirstRuns - before.FirstRuns).Seconds()}
 			if secs > 0 {
 				r["tokens_per_second"] = float64(tokens) / secs
 			}
