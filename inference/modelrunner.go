@@ -56,6 +56,8 @@ type modelRunner struct {
 
 	// seen holds the program shapes run so far (scheduler goroutine only); nPrograms and
 	// firstRunNanos are read by Engine.Stats from other goroutines.
+	held []*tensors.Tensor // the last step's logits, read by the scheduler until the next step
+
 	seen          map[string]bool
 	nPrograms     atomic.Int64
 	firstRunNanos atomic.Int64
@@ -123,7 +125,17 @@ func (r *modelRunner) setAdapter(slot int, w *adapterWeights) error {
 }
 
 // close releases the cache and the compiled programs.
+// release frees the logits of the previous step.
+func (r *modelRunner) release() {
+	for _, t := range r.held {
+		_ = t.FinalizeAll()
+	}
+	clear(r.held)
+	r.held = r.held[:0]
+}
+
 func (r *modelRunner) close() {
+	r.release()
 	for _, t := range r.cache {
 		_ = t.FinalizeAll()
 	}
@@ -141,6 +153,7 @@ func (r *modelRunner) close() {
 }
 
 func (r *modelRunner) step(rows []stepRow) ([][]float32, error) {
+	r.release()
 	need := 1
 	var prefill, decode []int
 	for i, row := range rows {
@@ -286,8 +299,12 @@ func (r *modelRunner) run(rows []stepRow, which []int, gathered bool, logits [][
 		_ = c.FinalizeAll()
 		r.cache[i] = outs[1+i]
 	}
-	flat, err := tensors.CopyFlatData[float32](outs[0])
-	_ = outs[0].FinalizeAll()
+	// The rows' logits are slices of the output tensor's host copy, not a second copy: at
+	// batch 64 and a 128K vocabulary that is 33 MB a step. The tensor stays alive until the
+	// next step, which is as long as the scheduler reads the logits (the runner contract).
+	var flat []float32
+	err = outs[0].ConstFlatData(func(f any) { flat = f.([]float32) })
+	r.held = append(r.held, outs[0])
 	if err != nil {
 		return err
 	}

@@ -5,7 +5,8 @@ package inference
 // adapters.
 type runner interface {
 	// step feeds each row's new tokens into its cache slot (the whole prompt on a row's first
-	// step, then one token) and returns, per row, the logits after the row's last token.
+	// step, then one token) and returns, per row, the logits after the row's last token. The
+	// logits may be views of the runner's buffers: they are valid until the next step.
 	step(rows []stepRow) ([][]float32, error)
 	// setAdapter installs adapter weights into device adapter slot (1..maxAdapters); nil clears
 	// the slot. Slot 0 always means "no adapter".

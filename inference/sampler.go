@@ -60,6 +60,25 @@ func (s *sampler) accept(id int) {
 // MinTokens is reached) are never picked unless nothing else is left. logprobs >= 0 asks for the
 // chosen token's log-probability with that many alternatives; -1 skips the work.
 func (s *sampler) next(logits []float32, banned []int, logprobs int) (int, *TokenLogprob) {
+	if s.p.greedy() && len(banned) == 0 && s.untouched() {
+		// Plain greedy: the argmax of the logits as they are (the same token as the general
+		// path below, without its float64 copy of the vocabulary).
+		tok := -1
+		bv := float32(math.Inf(-1))
+		for i, v := range logits {
+			if v > bv { // NaN and -Inf never win, as in the general path
+				tok, bv = i, v
+			}
+		}
+		if tok < 0 {
+			tok = argmax32(logits)
+		}
+		var lp *TokenLogprob
+		if logprobs >= 0 {
+			lp = rawLogprobs(logits, tok, logprobs)
+		}
+		return tok, lp
+	}
 	w := s.process(logits, banned)
 	tok := -1
 	if s.p.greedy() {
@@ -80,6 +99,12 @@ func (s *sampler) next(logits []float32, banned []int, logprobs int) (int, *Toke
 		lp = rawLogprobs(logits, tok, logprobs)
 	}
 	return tok, lp
+}
+
+// untouched reports whether process would leave the logits as they are: no penalty and no bias.
+func (s *sampler) untouched() bool {
+	rp := s.p.RepetitionPenalty
+	return (rp <= 0 || rp == 1) && s.p.PresencePenalty == 0 && s.p.FrequencyPenalty == 0 && len(s.p.LogitBias) == 0
 }
 
 // process applies the penalties, the logit bias and the bans; it returns the sampler's scratch

@@ -264,3 +264,28 @@ func TestSamplerFilterOnLargeVocab(t *testing.T) {
 		})
 	}
 }
+
+// TestGreedyFastPathSameToken: plain greedy (no penalty, bias or ban) skips the float64 copy;
+// it must pick what the general path picks, NaN and -Inf included.
+func TestGreedyFastPathSameToken(t *testing.T) {
+	inf := float32(math.Inf(1))
+	nan := float32(math.NaN())
+	rows := [][]float32{
+		{0.5, 2, 2, -1}, // tie: lowest id
+		{nan, 1, 3, 2},  // NaN first never wins
+		{-inf, -inf, 0.25, -inf},
+		{nan, nan, nan}, // nothing finite: raw argmax fallback
+		{-inf, -inf},    // all -Inf: fallback
+		{1, inf, 3},     // +Inf wins
+	}
+	for i, logits := range rows {
+		fast := newSampler(Sampling{}, nil, 1)
+		tok, _ := fast.next(logits, nil, -1)
+		// The general path: a zero logit bias entry makes process run, changing nothing.
+		general := newSampler(Sampling{LogitBias: map[int]float32{len(logits) + 5: 0}}, nil, 1)
+		want, _ := general.next(logits, nil, -1)
+		if tok != want {
+			t.Errorf("row %d: fast path picked %d, general path %d", i, tok, want)
+		}
+	}
+}

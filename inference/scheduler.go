@@ -2,8 +2,10 @@ package inference
 
 import (
 	"fmt"
+	"runtime"
 	"runtime/debug"
 	"slices"
+	"sync"
 	"time"
 )
 
@@ -134,13 +136,17 @@ func (e *Engine) loop() {
 			}
 			continue
 		}
+		ready := make([]int, 0, len(jobs))
 		for i, j := range jobs {
 			j.cached += len(rows[i].tokens)
-			if j.cached < len(j.prompt) {
-				continue // more of the prompt to feed before the first token
+			if j.cached >= len(j.prompt) { // else more of the prompt to feed first
+				ready = append(ready, i)
 			}
-			if done := e.advance(j, logits[i]); done {
-				endJob(j)
+		}
+		picks := pickAll(jobs, logits, ready)
+		for k, i := range ready {
+			if done := e.emit(jobs[i], picks[k]); done {
+				endJob(jobs[i])
 			}
 		}
 	}
@@ -209,14 +215,53 @@ func (e *Engine) safeStep(rows []stepRow) (logits [][]float32, err error) {
 	return logits, err
 }
 
-// advance samples j's next token from its logits, emits the text it completes and reports
-// whether the request has ended.
-func (e *Engine) advance(j *job, logits []float32) bool {
-	var banned []int
-	if len(j.generated) < j.req.MinTokens {
-		banned = j.ends
+// pick is a sampled token and, when asked for, its log-probability.
+type pick struct {
+	tok int
+	lp  *TokenLogprob
+}
+
+// parallelPicks is the number of rows from which sampling runs on several goroutines: each
+// row's sampler scans the whole vocabulary (128K entries for Llama 3), which at batch 64 costs
+// the scheduler more than a GPU step.
+const parallelPicks = 8
+
+// pickAll samples the next token of jobs[i] from logits[i] for each i in ready. Each job's
+// sampler is its own (own random source and history), so the rows run concurrently when there
+// are many, with the same results as one after the other.
+func pickAll(jobs []*job, logits [][]float32, ready []int) []pick {
+	picks := make([]pick, len(ready))
+	one := func(k int) {
+		j := jobs[ready[k]]
+		var banned []int
+		if len(j.generated) < j.req.MinTokens {
+			banned = j.ends
+		}
+		picks[k].tok, picks[k].lp = j.sampler.next(logits[ready[k]], banned, j.logprobs)
 	}
-	tok, lp := j.sampler.next(logits, banned, j.logprobs)
+	workers := min(runtime.GOMAXPROCS(0), len(ready)/(parallelPicks/2))
+	if len(ready) < parallelPicks || workers < 2 {
+		for k := range ready {
+			one(k)
+		}
+		return picks
+	}
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for k := w; k < len(ready); k += workers {
+				one(k)
+			}
+		})
+	}
+	wg.Wait()
+	return picks
+}
+
+// emit appends j's sampled token, emits the text it completes and reports whether the request
+// has ended.
+func (e *Engine) emit(j *job, p pick) bool {
+	tok, lp := p.tok, p.lp
 	j.sampler.accept(tok)
 	j.generated = append(j.generated, tok)
 	c := &Chunk{TokenIDs: []int{tok}}

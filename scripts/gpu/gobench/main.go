@@ -21,6 +21,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -36,6 +37,26 @@ func main() {
 		os.Exit(2)
 	}
 	ctx := context.Background()
+	// GOBENCH_CPUPROFILE=FILE writes a CPU profile of the whole run (host-side costs).
+	if path := os.Getenv("GOBENCH_CPUPROFILE"); path != "" {
+		f, err := os.Create(path)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "gobench: cpu profile:", err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	if err := run(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "gobench:", err)
+		pprof.StopCPUProfile()
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context) error {
 	var err error
 	switch os.Args[1] {
 	case "decode":
@@ -45,10 +66,7 @@ func main() {
 	default:
 		err = fmt.Errorf("unknown subcommand %q, want decode or train", os.Args[1])
 	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "gobench:", err)
-		os.Exit(1)
-	}
+	return err
 }
 
 // record is one measurement, printed as a JSON line and collected for -out.
