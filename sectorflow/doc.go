@@ -7,4 +7,9 @@
 // file-system store, an in-memory store, in-memory and JSON-lines meters, a pattern redactor and
 // a redacting slog.Handler); a hosted platform implements the same interfaces and proves its
 // implementations with the conformance suite in sectorflow/storagetest.
+//
+// Compute runs on GoMLX: the pure-Go backend by default (nothing to install), or an NVIDIA GPU
+// through XLA with a CUDA PJRT plugin (GOMLX_BACKEND=xla:cuda or ModelOptions.Backend; the
+// README's GPU section has the steps). ModelOptions.Precision and TuneOptions.Precision choose
+// exact float32 (the default) or bfloat16 products, which is what to use on a GPU.
 package sectorflow
