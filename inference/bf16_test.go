@@ -1,9 +1,7 @@
 package inference
 
 import (
-	"context"
 	"errors"
-	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -18,40 +16,7 @@ import (
 func TestBF16CacheMatchesRecompute(t *testing.T) {
 	for _, name := range []string{"llama", "qwen3"} {
 		t.Run(name, func(t *testing.T) {
-			m, _, err := model.Load(fixtureDir(name), &model.Options{BF16: true})
-			require.NoError(t, err)
-			defer m.Close()
-			adapter, err := m.LoadAdapter(filepath.Join(fixtureDir(name), "lora"))
-			require.NoError(t, err)
-			for _, tc := range []struct {
-				file    string
-				adapter *model.Adapter
-			}{{"generate.json", nil}, {"generate_lora.json", adapter}} {
-				want := readExpected(t, name, tc.file)
-				run := newModelRunner(m, 2, 64, 2)
-				slot := 0
-				if tc.adapter != nil {
-					require.NoError(t, run.setAdapter(1, weightsFromModelAdapter(tc.adapter)))
-					slot = 1
-				}
-				seq := append([]int(nil), want.Prompt...)
-				row := stepRow{slot: 1, tokens: want.Prompt, adapter: slot}
-				for i, tok := range want.Generated {
-					logits, err := run.step([]stepRow{row})
-					require.NoError(t, err)
-					ids := make([]int32, len(seq))
-					for k, v := range seq {
-						ids[k] = int32(v)
-					}
-					full, err := m.Logits(context.Background(), ids, tc.adapter)
-					require.NoError(t, err)
-					require.InDeltaSlice(t, full[len(seq)-1], logits[0], 0.05, "%s step %d", tc.file, i)
-					require.InDelta(t, want.MaxLogit[i], logits[0][tok], 0.1, "%s step %d", tc.file, i)
-					row = stepRow{slot: 1, pos: len(seq), tokens: []int{tok}, adapter: slot}
-					seq = append(seq, tok)
-				}
-				run.close()
-			}
+			checkCacheMatchesRecompute(t, name, &model.Options{BF16: true}, cacheCheck{logitsTol: 0.05, maxLogitTol: 0.1})
 		})
 	}
 }

@@ -38,6 +38,25 @@ func fixtureAdapter(t *testing.T, m *model.Model, name string) *loraSet {
 	return set
 }
 
+// fixtureGradients runs one training step's forward and backward pass of m with the fixture's
+// adapter on the fixture's prompt (labels = ids, every position after the first a target): the
+// adapter, the batch, the per-row summed losses and the summed gradients per adapter tensor.
+func fixtureGradients(t *testing.T, m *model.Model, name string) (*loraSet, *batch, []float32, [][]float32) {
+	t.Helper()
+	set := fixtureAdapter(t, m, name)
+	st, err := newStepper(m, set, 0)
+	require.NoError(t, err)
+	ids := promptIDs(t, name)
+	s := Sample{IDs: ids, Targets: make([]bool, len(ids))}
+	for i := 1; i < len(ids); i++ {
+		s.Targets[i] = true
+	}
+	b := buildBatch([]Sample{s}, batchPlan{{0}}, 64, 0)
+	losses, grads, err := st.run(context.Background(), b, true, 0)
+	require.NoError(t, err)
+	return set, b, losses, grads
+}
+
 func promptIDs(t *testing.T, name string) []int32 {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join(fixtureDir, name, "expected", "prompt.json"))
@@ -76,17 +95,7 @@ func TestGradientsMatchReference(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			m := loadFixture(t, tc.name)
-			set := fixtureAdapter(t, m, tc.name)
-			st, err := newStepper(m, set, 0)
-			require.NoError(t, err)
-			ids := promptIDs(t, tc.name)
-			s := Sample{IDs: ids, Targets: make([]bool, len(ids))}
-			for i := 1; i < len(ids); i++ {
-				s.Targets[i] = true
-			}
-			b := buildBatch([]Sample{s}, batchPlan{{0}}, 64, 0)
-			losses, grads, err := st.run(context.Background(), b, true, 0)
-			require.NoError(t, err)
+			set, b, losses, grads := fixtureGradients(t, m, tc.name)
 
 			var ref struct {
 				Loss     float64 `json:"loss"`
@@ -137,17 +146,7 @@ func TestBF16GradientsNearReference(t *testing.T) {
 			require.NoError(t, err)
 			t.Cleanup(func() { m.Close() })
 			require.True(t, m.Spec.BF16)
-			set := fixtureAdapter(t, m, name)
-			st, err := newStepper(m, set, 0)
-			require.NoError(t, err)
-			ids := promptIDs(t, name)
-			s := Sample{IDs: ids, Targets: make([]bool, len(ids))}
-			for i := 1; i < len(ids); i++ {
-				s.Targets[i] = true
-			}
-			b := buildBatch([]Sample{s}, batchPlan{{0}}, 64, 0)
-			losses, grads, err := st.run(context.Background(), b, true, 0)
-			require.NoError(t, err)
+			set, b, losses, grads := fixtureGradients(t, m, name)
 			var loss float64
 			for _, l := range losses {
 				loss += float64(l)
