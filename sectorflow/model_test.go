@@ -130,3 +130,24 @@ func TestModelUsageOutcomes(t *testing.T) {
 	require.GreaterOrEqual(t, got["cut"].CompletionTokens, int64(2))
 	require.Less(t, got["cut"].CompletionTokens, int64(1000))
 }
+
+// TestModelPrecision: ModelOptions.Precision reaches the engine (bfloat16 generates, with the
+// fixture's wide-margin first token), and a precision the SDK does not have is refused at load.
+func TestModelPrecision(t *testing.T) {
+	m, err := LoadModel(t.Context(), fixtureModel("llama"), &ModelOptions{MaxContext: 64, Precision: "bfloat16"})
+	require.NoError(t, err)
+	defer m.Close()
+	var want struct {
+		Prompt    []int `json:"prompt"`
+		Generated []int `json:"generated"`
+	}
+	data, err := os.ReadFile(filepath.Join(fixtureModel("llama"), "expected", "generate.json"))
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(data, &want))
+	res, err := m.Generate(t.Context(), &GenerateRequest{PromptIDs: want.Prompt, MaxTokens: 2, IgnoreEOS: true})
+	require.NoError(t, err)
+	require.Equal(t, want.Generated[0], res.TokenIDs[0])
+
+	_, err = LoadModel(t.Context(), fixtureModel("llama"), &ModelOptions{Precision: "int8"})
+	require.ErrorContains(t, err, `precision "int8": want float32 or bfloat16`)
+}

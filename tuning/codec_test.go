@@ -13,6 +13,7 @@ import (
 
 	"github.com/sectorflow/sdk/internal/hfconfig"
 	"github.com/sectorflow/sdk/internal/peft"
+	"github.com/sectorflow/sdk/internal/safetensors"
 	"github.com/sectorflow/sdk/tokenize"
 )
 
@@ -209,4 +210,31 @@ func TestScheduleInEvents(t *testing.T) {
 		}})
 	require.NoError(t, err)
 	require.InDeltaSlice(t, []float64{0, 0.5e-3, 1e-3, 0.5e-3}, lrs, 1e-12)
+}
+
+// TestTrainBF16Learns trains in Precision "bfloat16" (bf16 base weights and products, float32
+// LoRA, optimizer and loss): the loss must fall as in float32, and the adapter written must be
+// float32, as PEFT keeps LoRA weights when it trains a bf16 model.
+func TestTrainBF16Learns(t *testing.T) {
+	var losses []float64
+	out := t.TempDir()
+	_, err := Train(context.Background(), filepath.Join(fixtureDir, "llama"), filepath.Join("testdata", "colors.jsonl"), out, &Options{
+		Rank: 16, Alpha: 32, Targets: []string{"all-linear"}, BatchSize: 16, MaxSteps: 30,
+		LearningRate: 1e-2, Schedule: ScheduleConstant, Seed: 1, Precision: "bfloat16",
+		OnEvent: func(ev Event) {
+			if ev.Kind == EventStep {
+				losses = append(losses, ev.Loss)
+			}
+		}})
+	require.NoError(t, err)
+	require.Len(t, losses, 30)
+	t.Logf("loss %.3f -> %.3f", losses[0], losses[len(losses)-1])
+	require.Less(t, losses[len(losses)-1], losses[0]/2)
+	f, err := safetensors.Open(filepath.Join(out, AdapterWeightsFile))
+	require.NoError(t, err)
+	defer f.Close()
+	for _, name := range f.Names() {
+		info, _ := f.Info(name)
+		require.Equal(t, safetensors.F32, info.DType, name)
+	}
 }
