@@ -54,10 +54,10 @@ type modelRunner struct {
 	loraStack []*tensors.Tensor // A [N*R, in] and scale * B^T [out, N*R] per key
 	loraDirty bool
 
-	// seen holds the program shapes run so far (scheduler goroutine only); nPrograms and
-	// firstRunNanos are read by Engine.Stats from other goroutines.
 	held []*tensors.Tensor // the last step's logits, read by the scheduler until the next step
 
+	// seen holds the program shapes run so far (scheduler goroutine only); nPrograms and
+	// firstRunNanos are read by Engine.Stats from other goroutines.
 	seen          map[string]bool
 	nPrograms     atomic.Int64
 	firstRunNanos atomic.Int64
@@ -124,7 +124,6 @@ func (r *modelRunner) setAdapter(slot int, w *adapterWeights) error {
 	return nil
 }
 
-// close releases the cache and the compiled programs.
 // release frees the logits of the previous step.
 func (r *modelRunner) release() {
 	for _, t := range r.held {
@@ -134,6 +133,7 @@ func (r *modelRunner) release() {
 	r.held = r.held[:0]
 }
 
+// close releases the cache and the compiled programs.
 func (r *modelRunner) close() {
 	r.release()
 	for _, t := range r.cache {
@@ -284,17 +284,18 @@ func (r *modelRunner) run(rows []stepRow, which []int, gathered bool, logits [][
 	}
 	t0 := time.Now()
 	outs, err := exec.Exec(args...)
-	sig := ""
-	if useLoRA {
-		sig = r.loraSig
-	}
-	r.firstRun(fmt.Sprintf("step lora=%q prefill=%v B=%d T=%d rows=%d", sig, gathered, B, T, r.rows), time.Since(t0))
+	took := time.Since(t0)
 	for _, a := range args[:nOwn] {
 		_ = a.(*tensors.Tensor).FinalizeAll()
 	}
 	if err != nil {
 		return err
 	}
+	sig := ""
+	if useLoRA {
+		sig = r.loraSig
+	}
+	r.firstRun(fmt.Sprintf("step lora=%q prefill=%v B=%d T=%d rows=%d", sig, gathered, B, T, r.rows), took)
 	for i, c := range r.cache {
 		_ = c.FinalizeAll()
 		r.cache[i] = outs[1+i]
@@ -379,11 +380,12 @@ func (r *modelRunner) remap(rows int, moves map[int]int) error {
 	}
 	t0 := time.Now()
 	outs, err := r.resize.Exec(args...)
-	r.firstRun(fmt.Sprintf("resize %d->%d", r.rows, rows), time.Since(t0))
+	took := time.Since(t0)
 	_ = args[0].(*tensors.Tensor).FinalizeAll()
 	if err != nil {
 		return err
 	}
+	r.firstRun(fmt.Sprintf("resize %d->%d", r.rows, rows), took)
 	for i, c := range r.cache {
 		_ = c.FinalizeAll()
 		r.cache[i] = outs[i]

@@ -19,15 +19,16 @@
 // backend is compiled in only with cgo on linux/amd64 and without the noxla build tag, so a
 // machine with only Go (CGO_ENABLED=0) builds and runs on the pure-Go backend.
 //
-// Starting a GPU plugin (a name or path containing "cuda" or "rocm") also: passes JAX's memory
+// Starting a GPU plugin (a name or path containing "cuda" or "rocm") passes JAX's memory
 // variables XLA_PYTHON_CLIENT_PREALLOCATE, XLA_PYTHON_CLIENT_MEM_FRACTION and
-// XLA_PYTHON_CLIENT_ALLOCATOR to the PJRT client as its create options; makes float32 matrix
-// products exact float32 (NVIDIA_TF32_OVERRIDE=0 and --xla_gpu_enable_triton_gemm=false, unless
-// the user set them or the configuration says "xla:cuda,tf32"), since XLA would otherwise run
-// them as TF32 (logits 4e-3 off on an H200, against 2e-6 exact); and, for CUDA, adds
-// --xla_gpu_cuda_data_dir for the first CUDA directory holding nvvm/libdevice ($CUDA_HOME,
-// $CUDA_PATH, pip's nvidia/cu13 beside the plugin, /usr/local/cuda), or turns off go-xla's
-// hard-coded guess of it. These change the process environment before the plugin loads.
+// XLA_PYTHON_CLIENT_ALLOCATOR to the PJRT client as its create options. Starting a CUDA plugin
+// also makes float32 matrix products exact float32 (NVIDIA_TF32_OVERRIDE=0 and
+// --xla_gpu_enable_triton_gemm=false, unless the user set them or the configuration says
+// "xla:cuda,tf32"), since XLA would otherwise run them as TF32 (logits 4e-3 off on an H200,
+// against 2e-6 exact), and adds --xla_gpu_cuda_data_dir for the first CUDA directory holding
+// nvvm/libdevice ($CUDA_HOME, $CUDA_PATH, pip's nvidia/cu13 beside the plugin,
+// /usr/local/cuda), or turns off go-xla's hard-coded guess of it. These change the process
+// environment before the plugin loads.
 //
 // Default returns the process-wide backend and logs, once, at info level, which backend was
 // chosen and why.

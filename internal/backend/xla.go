@@ -13,8 +13,8 @@ import (
 )
 
 // The XLA backend is compiled in; never let it download a plugin on its own. A GPU plugin's
-// client gets the memory options of gpuClientOptions, its float32 products are made exact
-// (exactFloat32Env) unless the configuration asks for TF32, and a CUDA plugin is told where
+// client gets the memory options of gpuClientOptions; a CUDA plugin's float32 products are
+// made exact (exactFloat32Env) unless the configuration asks for TF32, and it is told where
 // CUDA's libdevice is (cudaDataDirEnv).
 func init() {
 	xla.EnableAutoInstall(false)
@@ -28,10 +28,10 @@ func init() {
 				return nil, err
 			}
 			opts = o
-			if err := setEnv(exactFloat32Env(config, os.LookupEnv)); err != nil {
-				return nil, err
-			}
 			if strings.Contains(strings.ToLower(plugin), "cuda") {
+				if err := setEnv(exactFloat32Env(config, os.LookupEnv)); err != nil {
+					return nil, err
+				}
 				if err := setEnv(cudaDataDirEnv(pluginPath(plugin), os.Getenv(EnvXLAFlags), os.LookupEnv, fileExists)); err != nil {
 					return nil, err
 				}

@@ -61,8 +61,9 @@ type Outputs struct {
 // graph building it panics on a shape error; engines recover at their boundary (see
 // [Model.Logits]). Every computation runs in float32 (weights of another dtype are converted at
 // use), except, with [Spec].BF16, the matrix products of the projections, the attention and the
-// LM head, whose operands are then bfloat16 and whose results are converted back to float32. Nothing on the differentiable path uses Slice, Pad or DynamicSlice (RoPE's rotate_half is
-// a constant signed permutation matmul), so gradients work on the pure-Go backend.
+// LM head, whose operands are then bfloat16 and whose results are converted back to float32.
+// Nothing on the differentiable path uses Slice, Pad or DynamicSlice (RoPE's rotate_half is a
+// constant signed permutation matmul), so gradients work on the pure-Go backend.
 func (s *Spec) Forward(w *WeightNodes, in Inputs) Outputs {
 	if in.IDs == nil || in.IDs.Rank() != 2 {
 		panic(fmt.Errorf("ids: want int32[B T], have %v", in.IDs))
@@ -170,11 +171,11 @@ const fewRows, minSplit, smallProduct = 32, 1024, 16384
 // not split.
 const minChunk = 64
 
-// project computes x W^T for x [..., in] and W [out, in] (of one dtype), as float32. For a decoding step (few rows) and a
-// large output it splits W's rows into at least two equal chunks along a batch axis: the pure-Go
-// backend then runs small independent products in parallel (it parallelises small products only
-// across the batch) instead of one product on one core, or of re-blocking the whole LM head on
-// every call; on XLA it is the same product.
+// project computes x W^T for x [..., in] and W [out, in] (of one dtype), as float32. For a
+// decoding step (few rows) and a large output it splits W's rows into at least two equal chunks
+// along a batch axis: the pure-Go backend then runs small independent products in parallel (it
+// parallelises small products only across the batch) instead of one product on one core, or of
+// re-blocking the whole LM head on every call; on XLA it is the same product.
 func project(x, w *graph.Node) *graph.Node {
 	dims := x.Shape().Dimensions
 	rows := x.Shape().Size() / dims[len(dims)-1]

@@ -18,8 +18,9 @@ import (
 	"github.com/sectorflow/sdk/internal/safetensors"
 )
 
-// Model is an architecture instance with its base weights in host memory (float32), ready to
-// build forward graphs or to compute logits directly.
+// Model is an architecture instance with its base weights (float32, or bfloat16 with
+// [Options].BF16 or KeepBF16) on its backend's device, ready to build forward graphs or to
+// compute logits directly.
 type Model struct {
 	// Spec describes the architecture instance.
 	Spec *Spec
@@ -31,10 +32,10 @@ type Model struct {
 	backend backends.Backend
 
 	mu    sync.Mutex
-	execs map[string]*graph.Exec
+	execs map[string]*graph.Exec // per adapter signature; each compiles one program per shape bucket
 	// use is held (read) by each Logits call for its whole run and (write) by Close, so that
 	// Close waits for calls in flight instead of freeing buffers a running program reads.
-	use sync.RWMutex // per adapter signature; each compiles one program per shape bucket
+	use sync.RWMutex
 }
 
 // Options configure a Model; the zero value means the defaults.
