@@ -294,7 +294,7 @@ def cmd_report(a):
         lines.append(f"| logits, transformers bf16 vs its float32: max abs diff / argmax agreement | | "
                      f"{g3(v.get('max_abs_diff'))} / {g3(v.get('argmax_agree'))} | |")
     mem = rep["gpu_mem_mib"]
-    for label, recs, mkey in (("", gt, "go_train"), (" (Go float32)", gt32, "go_train_f32")):
+    for label, mkey in (("", "go_train"), (" (Go float32)", "go_train_f32")):
         gts = next(iter(_go_records(os.path.join(d, mkey + ".json"), "train")), {})
         if not gts and label:
             continue
